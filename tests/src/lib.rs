@@ -1,0 +1,7 @@
+//! Harnesses for wanctl's integration tests and benchmarks.
+//!
+//! Everything here creates its own namespaces and links, uses documentation-range addresses only
+//! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), and removes what it made on drop,
+//! including when a test panics.
+
+pub mod netns;

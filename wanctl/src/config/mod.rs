@@ -1,0 +1,5 @@
+//! Configuration: YAML schema, units, validation with errors that name the field.
+
+pub mod units;
+
+pub use units::{Bandwidth, DurationSpec, UnitError};

@@ -1,0 +1,1 @@
+//! Signal processing: RTT samples, per-cycle aggregation, outlier filtering, baseline and load EWMAs.

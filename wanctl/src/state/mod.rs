@@ -1,0 +1,1 @@
+//! Persisted controller state: atomic writes, backup recovery, bounds-checked loading.

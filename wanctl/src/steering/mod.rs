@@ -1,0 +1,1 @@
+//! Multi-WAN steering: move new latency-sensitive connections to the healthier WAN.

@@ -1,0 +1,27 @@
+//! `cargo xtask bench <name> [args...]`: runs the benchmark binary `bench-<name>` from the `wanctl-tests`
+//! crate in release mode. Each benchmark prints JSON with side-by-side measurements from one run.
+
+use std::process::Command;
+
+use crate::{build_ebpf, cmd};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Benchmark name, e.g. `control`, `ebpf`, `shaper`, `routeros`.
+    pub name: String,
+    /// Arguments passed to the benchmark.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub rest: Vec<String>,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    build_ebpf::run(&build_ebpf::Args { release: true })?;
+    cmd::run(
+        Command::new("cargo")
+            .current_dir(cmd::repo_root())
+            .args(["run", "--quiet", "--release", "-p", "wanctl-tests", "--bin"])
+            .arg(format!("bench-{}", args.name))
+            .arg("--")
+            .args(&args.rest),
+    )
+}

@@ -1,0 +1,37 @@
+//! `cargo xtask`: the project's workflows as code. Every step prints what it runs.
+
+mod bench;
+mod build_ebpf;
+mod cmd;
+mod setup;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "wanctl developer workflows")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install what building and testing need (Debian packages, bpf-linker); idempotent.
+    Setup(setup::Args),
+    /// Build the eBPF object that the `wanctl` binary embeds.
+    BuildEbpf(build_ebpf::Args),
+    /// Run every check: fmt, clippy, unit, privileged (root) and VM tests.
+    Test(test::Args),
+    /// Run a benchmark (`cargo xtask bench <name>`); prints JSON.
+    Bench(bench::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Setup(args) => setup::run(&args),
+        Command::BuildEbpf(args) => build_ebpf::run(&args),
+        Command::Test(args) => test::run(&args),
+        Command::Bench(args) => bench::run(&args),
+    }
+}
