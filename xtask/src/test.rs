@@ -35,8 +35,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     let root = cmd::repo_root();
     let ebpf_dir = root.join("wanctl-ebpf");
     let host_target = host_target();
-    let mut phases = Vec::new();
-
+    let mut phases = Vec::with_capacity(8);
     phases.push(check(
         "fmt (host)",
         Command::new("cargo")

@@ -69,7 +69,7 @@ impl fmt::Display for Bandwidth {
             (1_000_000, "Mbit"),
             (1_000, "kbit"),
         ] {
-            if bps >= factor && bps % factor == 0 {
+            if bps >= factor && bps.is_multiple_of(factor) {
                 return write!(f, "{}{unit}", bps / factor);
             }
         }
@@ -142,7 +142,7 @@ impl fmt::Display for DurationSpec {
             (1_000_000, "s"),
             (1_000, "ms"),
         ] {
-            if us >= factor && us % factor == 0 {
+            if us >= factor && us.is_multiple_of(factor) {
                 return write!(f, "{}{unit}", us / factor);
             }
         }

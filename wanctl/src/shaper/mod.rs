@@ -1,1 +1,6 @@
-//! Shapers: the shaper seam, local CAKE over netlink, and MikroTik RouterOS over REST.
+//! Shapers: the [`Shaper`] seam the control loop drives, local CAKE over netlink, and MikroTik RouterOS
+//! over REST.
+
+mod traits;
+
+pub use traits::{DirectionStats, Shaper, ShaperHealth, ShaperStats};

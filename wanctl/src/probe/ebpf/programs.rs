@@ -13,7 +13,7 @@ use super::embedded_object;
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     #[error("loading the embedded eBPF object failed (needs root or CAP_BPF + CAP_NET_ADMIN)")]
-    Load(#[source] EbpfError),
+    Load(#[source] Box<EbpfError>),
     #[error("the eBPF object has no program or map named `{0}`")]
     Missing(&'static str),
     #[error("program `{program}` on interface `{interface}`: {action} failed")]
@@ -22,7 +22,7 @@ pub enum ProbeError {
         interface: String,
         action: &'static str,
         #[source]
-        source: ProgramError,
+        source: Box<ProgramError>,
     },
     #[error("eBPF map `{map}`: {action} failed")]
     Map {
@@ -50,14 +50,14 @@ impl WanPrograms {
     /// # Errors
     /// [`ProbeError::Load`] when the kernel refuses the object (no privileges, verifier rejection).
     pub fn load() -> Result<Self, ProbeError> {
-        let mut ebpf = Ebpf::load(embedded_object()).map_err(ProbeError::Load)?;
+        let mut ebpf = Ebpf::load(embedded_object()).map_err(|e| ProbeError::Load(Box::new(e)))?;
         for name in [EGRESS_PROGRAM, INGRESS_PROGRAM] {
             let program = classifier(&mut ebpf, name)?;
             program.load().map_err(|source| ProbeError::Program {
                 program: name,
                 interface: String::new(),
                 action: "verifier load",
-                source,
+                source: Box::new(source),
             })?;
         }
         Ok(Self { ebpf })
@@ -80,7 +80,7 @@ impl WanPrograms {
                     program: name,
                     interface: interface.to_string(),
                     action: "attach",
-                    source,
+                    source: Box::new(source),
                 })?;
         }
         Ok(())
@@ -142,6 +142,6 @@ fn classifier<'a>(
         program: name,
         interface: String::new(),
         action: "type check",
-        source,
+        source: Box::new(source),
     })
 }
