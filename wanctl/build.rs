@@ -14,7 +14,7 @@ fn main() {
         _ => {
             eprintln!(
                 "error: the eBPF object {} is missing or empty.\n       Build it first with `cargo xtask build-ebpf` \
-                 (or run `cargo xtask setup` once on a fresh machine).",
+                 (after `cargo xtask setup` on a fresh machine).",
                 object.display()
             );
             std::process::exit(1);
