@@ -1,0 +1,154 @@
+//! Qdisc drops counted by the `skb:kfree_skb` tracepoint program agree with the qdisc's own counter.
+//!
+//! Topology: sender ns -- router ns (TBF on its egress towards the receiver) -- receiver ns. A bounded UDP
+//! blast at several times the TBF rate overflows the TBF's FIFO; the router's interfaces are watched.
+
+use std::{
+    net::UdpSocket,
+    time::{Duration, Instant},
+};
+
+use wanctl::probe::ebpf::{DropCounting, DropReasonClass, QdiscDropCounter};
+use wanctl_tests::netns::{Netns, is_root, veth};
+
+const PAYLOAD: usize = 1200;
+/// Ethernet + IPv4 + UDP headers around the payload: `skb->len` at the veth's root qdisc.
+const FRAME_LEN: u64 = 14 + 20 + 8 + PAYLOAD as u64;
+/// Datagrams per millisecond tick: 4 x 1242-byte frames per ms is about 40 Mbit/s into a 5 Mbit/s TBF.
+const PER_TICK: usize = 4;
+const BLAST: Duration = Duration::from_secs(2);
+const MAX_DATAGRAMS: usize = 8_000;
+
+/// `drops` of the qdisc of kind `kind` in `tc -s -j qdisc show dev <dev>`.
+fn tc_drops(ns: &Netns, dev: &str, kind: &str) -> u64 {
+    let json = ns.exec_ok(&["tc", "-s", "-j", "qdisc", "show", "dev", dev]);
+    let qdiscs: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let qdisc = qdiscs
+        .iter()
+        .find(|q| q["kind"] == kind)
+        .unwrap_or_else(|| panic!("no {kind} qdisc on {dev}: {json}"));
+    qdisc["drops"].as_u64().unwrap()
+}
+
+/// ifindex of `dev` inside `ns`.
+fn ifindex(ns: &Netns, dev: &str) -> u64 {
+    let json = ns.exec_ok(&["ip", "-j", "link", "show", "dev", dev]);
+    let links: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    links[0]["ifindex"].as_u64().unwrap()
+}
+
+/// Sends a bounded blast for `duration`; returns the number of datagrams sent.
+fn blast(sender: &Netns, receiver: &Netns, duration: Duration) -> usize {
+    let sink = receiver.enter(|| UdpSocket::bind("203.0.113.2:9").unwrap());
+    let sent = sender.enter(|| {
+        let socket = UdpSocket::bind("198.51.100.1:0").unwrap();
+        let start = Instant::now();
+        let mut sent = 0;
+        while start.elapsed() < duration && sent < MAX_DATAGRAMS {
+            for _ in 0..PER_TICK {
+                socket.send_to(&[0xa5; PAYLOAD], "203.0.113.2:9").unwrap();
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sent
+    });
+    drop(sink);
+    sent
+}
+
+#[test]
+#[ignore = "privileged: needs root; run by `cargo xtask test`"]
+fn tbf_overlimit_drops_are_counted_per_interface_and_match_tc() {
+    assert!(is_root(), "this test needs root");
+    let sender = Netns::new("dsnd");
+    let router = Netns::new("drtr");
+    let receiver = Netns::new("drcv");
+    veth(&sender, "s0", &router, "r0");
+    veth(&router, "r1", &receiver, "c0");
+    sender.ip(&["addr", "add", "198.51.100.1/24", "dev", "s0"]);
+    sender.ip(&["route", "add", "default", "via", "198.51.100.2"]);
+    router.ip(&["addr", "add", "198.51.100.2/24", "dev", "r0"]);
+    router.ip(&["addr", "add", "203.0.113.1/24", "dev", "r1"]);
+    receiver.ip(&["addr", "add", "203.0.113.2/24", "dev", "c0"]);
+    receiver.ip(&["route", "add", "default", "via", "203.0.113.1"]);
+    router.exec_ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    // Small enough to overflow: 30 kB of queue at 5 Mbit/s.
+    router.exec_ok(&[
+        "tc", "qdisc", "replace", "dev", "r1", "root", "tbf", "rate", "5mbit", "burst", "16kbit",
+        "limit", "30000",
+    ]);
+
+    let counting = router
+        .enter(|| QdiscDropCounter::load(&["r1", "r0"]))
+        .expect("load the drop counter");
+    let mut counter = match counting {
+        DropCounting::Active(counter) => counter,
+        DropCounting::Unavailable { reason } => {
+            panic!("the host kernel (6.18) has the qdisc drop reasons, yet: {reason}")
+        }
+    };
+    let tracked = counter.tracked();
+    eprintln!("resolved drop reasons: {tracked:?}");
+    assert_eq!(
+        tracked.len(),
+        DropReasonClass::ALL.len(),
+        "6.18 has all four qdisc reasons"
+    );
+    let before = counter.counts().unwrap();
+    assert!(before.iter().all(|i| i.total_packets() == 0), "{before:?}");
+    assert_eq!(tc_drops(&router, "r1", "tbf"), 0, "fresh TBF");
+
+    // Drops on a device with the same ifindex in another namespace must not count: the sender's s0
+    // shares r0's ifindex, and a TBF on it drops locally for a moment.
+    assert_eq!(
+        ifindex(&sender, "s0"),
+        ifindex(&router, "r0"),
+        "test precondition"
+    );
+    sender.exec_ok(&[
+        "tc", "qdisc", "replace", "dev", "s0", "root", "tbf", "rate", "5mbit", "burst", "16kbit",
+        "limit", "30000",
+    ]);
+    blast(&sender, &receiver, Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(100));
+    let foreign = tc_drops(&sender, "s0", "tbf");
+    assert!(foreign > 0, "the sender's own TBF must drop");
+    eprintln!("{foreign} drops on the sender's s0 (same ifindex as r0, other namespace)");
+    sender.exec_ok(&["tc", "qdisc", "del", "dev", "s0", "root"]);
+    let after_foreign = counter.counts().unwrap();
+    assert!(
+        after_foreign.iter().all(|i| i.total_packets() == 0),
+        "{foreign} drops in another namespace were counted: {after_foreign:?}"
+    );
+    assert_eq!(
+        tc_drops(&router, "r1", "tbf"),
+        0,
+        "the router's TBF has not dropped yet"
+    );
+
+    let sent = blast(&sender, &receiver, BLAST);
+    // Let the 30 kB queue drain (48 ms at 5 Mbit/s) so no packet is between enqueue and free.
+    std::thread::sleep(Duration::from_millis(300));
+
+    let tc = tc_drops(&router, "r1", "tbf");
+    let counts = counter.counts().unwrap();
+    eprintln!("sent {sent} datagrams; tc drops {tc}; tracepoint counts {counts:#?}");
+    assert!(
+        tc >= 100,
+        "the blast must overflow the TBF: {tc} drops of {sent}"
+    );
+    let wan = counts.iter().find(|i| i.interface == "r1").unwrap();
+    let lan = counts.iter().find(|i| i.interface == "r0").unwrap();
+    assert_eq!(
+        wan.total_packets(),
+        tc,
+        "tracepoint drops on r1 must equal the TBF's drops: {wan:?}"
+    );
+    // Every dropped skb is one whole datagram frame as the veth's qdisc sees it.
+    assert!(
+        wan.classes.iter().all(|c| c.bytes == c.packets * FRAME_LEN),
+        "bytes are whole {FRAME_LEN}-byte frames: {wan:?}"
+    );
+    assert_eq!(lan.total_packets(), 0, "no qdisc drops on r0: {lan:?}");
+}
