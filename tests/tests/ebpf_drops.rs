@@ -152,3 +152,74 @@ fn tbf_overlimit_drops_are_counted_per_interface_and_match_tc() {
     );
     assert_eq!(lan.total_packets(), 0, "no qdisc drops on r0: {lan:?}");
 }
+
+/// An empty directory removed on drop, used as a mount point inside a private mount namespace.
+struct MountPoint(std::path::PathBuf);
+
+impl Drop for MountPoint {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// The `kfree_skb` tracepoint's format, read from a tracefs mounted in a private mount namespace that
+/// disappears with the `unshare` process (the host's mounts are untouched).
+fn kfree_skb_format() -> String {
+    let dir =
+        MountPoint(std::env::temp_dir().join(format!("wanctl-tracefs-{}", std::process::id())));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let script = format!(
+        "mount -t tracefs nodev {0} && cat {0}/events/skb/kfree_skb/format",
+        dir.0.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "reading the tracefs format: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The `{ value, "NAME" }` pairs of the format's `__print_symbolic(REC->reason, ...)` table.
+fn reason_symbols(format: &str) -> Vec<(u32, String)> {
+    let table = format
+        .split_once("__print_symbolic(REC->reason")
+        .map(|(_, rest)| rest)
+        .expect("the format prints the reason symbolically");
+    table
+        .split('{')
+        .skip(1)
+        .filter_map(|entry| {
+            let (value, rest) = entry.split_once(',')?;
+            let name = rest.split('"').nth(1)?;
+            Some((value.trim().parse().ok()?, name.to_string()))
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "privileged: needs root; run by `cargo xtask test`"]
+fn reason_values_from_btf_match_the_tracepoints_own_symbol_table() {
+    assert!(is_root(), "this test needs root");
+    let ns = Netns::new("dsym");
+    let counter = match ns.enter(|| QdiscDropCounter::load(&["lo"])).unwrap() {
+        DropCounting::Active(counter) => counter,
+        DropCounting::Unavailable { reason } => panic!("unavailable on the host kernel: {reason}"),
+    };
+    let symbols = reason_symbols(&kfree_skb_format());
+    assert!(symbols.len() > 10, "parsed the symbol table: {symbols:?}");
+    let tracked = counter.tracked();
+    for class in DropReasonClass::ALL {
+        let short = class.kernel_name().trim_start_matches("SKB_DROP_REASON_");
+        let in_tracefs = symbols
+            .iter()
+            .find(|(_, name)| name == short)
+            .map(|(v, _)| *v);
+        let resolved = tracked.iter().find(|(c, _)| *c == class).map(|(_, v)| *v);
+        assert_eq!(resolved, in_tracefs, "{class:?}: BTF vs tracefs");
+    }
+}
