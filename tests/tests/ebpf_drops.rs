@@ -82,7 +82,7 @@ fn tbf_overlimit_drops_are_counted_per_interface_and_match_tc() {
     let counting = router
         .enter(|| QdiscDropCounter::load(&["r1", "r0"]))
         .expect("load the drop counter");
-    let mut counter = match counting {
+    let counter = match counting {
         DropCounting::Active(counter) => counter,
         DropCounting::Unavailable { reason } => {
             panic!("the host kernel (6.18) has the qdisc drop reasons, yet: {reason}")

@@ -57,6 +57,7 @@ pub enum DropError {
 }
 
 /// The outcome of [`QdiscDropCounter::load`]: counting, or a clear statement that this kernel cannot.
+#[derive(Debug)]
 pub enum DropCounting {
     /// The tracepoint program is attached and counting.
     Active(QdiscDropCounter),
@@ -103,6 +104,7 @@ impl InterfaceDrops {
 
 /// Counts qdisc drops per watched interface from `skb:kfree_skb`. The tracepoint stays attached as long
 /// as this value lives (the link is fd-owned), so a killed process leaves nothing behind.
+#[derive(Debug)]
 pub struct QdiscDropCounter {
     ebpf: Ebpf,
     config: DropConfig,
@@ -116,6 +118,21 @@ impl QdiscDropCounter {
     /// # Errors
     /// [`DropError`] when an interface does not exist or the kernel refuses the program; a kernel that
     /// lacks the qdisc drop reasons is not an error but [`DropCounting::Unavailable`].
+    ///
+    /// # Examples
+    /// ```no_run
+    /// use wanctl::probe::ebpf::{DropCounting, QdiscDropCounter};
+    ///
+    /// match QdiscDropCounter::load(&["wan0"])? {
+    ///     DropCounting::Active(counter) => {
+    ///         for interface in counter.counts()? {
+    ///             println!("{}: {} qdisc drops", interface.interface, interface.total_packets());
+    ///         }
+    ///     }
+    ///     DropCounting::Unavailable { reason } => println!("qdisc drop counting unavailable: {reason}"),
+    /// }
+    /// # Ok::<(), wanctl::probe::ebpf::DropError>(())
+    /// ```
     pub fn load(interfaces: &[&str]) -> Result<DropCounting, DropError> {
         let btf = match Btf::from_sys_fs() {
             Ok(btf) => btf,
@@ -168,7 +185,11 @@ impl QdiscDropCounter {
 
         // Entries exist before the program attaches, so the first drop already counts.
         let cpus = aya::util::nr_cpus().map_err(|(what, e)| DropError::Cpus(what, e))?;
-        let mut counters = counters_map(&mut ebpf)?;
+        let map = ebpf
+            .map_mut(COUNTERS_MAP)
+            .ok_or(DropError::Missing(COUNTERS_MAP))?;
+        let mut counters: PerCpuHashMap<_, WatchKey, DropCounters> =
+            PerCpuHashMap::try_from(map).map_err(|source| map_error("open", source))?;
         for (_, key) in &watched {
             let zero = PerCpuValues::try_from(vec![DropCounters::default(); cpus])
                 .map_err(|source| map_error("zero values", source.into()))?;
@@ -206,9 +227,14 @@ impl QdiscDropCounter {
     ///
     /// # Errors
     /// [`DropError::Map`] when the kernel refuses the read.
-    pub fn counts(&mut self) -> Result<Vec<InterfaceDrops>, DropError> {
+    pub fn counts(&self) -> Result<Vec<InterfaceDrops>, DropError> {
         let tracked = self.tracked();
-        let counters = counters_map(&mut self.ebpf)?;
+        let map = self
+            .ebpf
+            .map(COUNTERS_MAP)
+            .ok_or(DropError::Missing(COUNTERS_MAP))?;
+        let counters: PerCpuHashMap<_, WatchKey, DropCounters> =
+            PerCpuHashMap::try_from(map).map_err(|source| map_error("open", source))?;
         self.watched
             .iter()
             .map(|(interface, key)| {
@@ -231,15 +257,6 @@ impl QdiscDropCounter {
             })
             .collect()
     }
-}
-
-fn counters_map(
-    ebpf: &mut Ebpf,
-) -> Result<PerCpuHashMap<&mut aya::maps::MapData, WatchKey, DropCounters>, DropError> {
-    let map = ebpf
-        .map_mut(COUNTERS_MAP)
-        .ok_or(DropError::Missing(COUNTERS_MAP))?;
-    PerCpuHashMap::try_from(map).map_err(|source| map_error("open", source))
 }
 
 fn thread_netns_inum() -> Result<u32, DropError> {
