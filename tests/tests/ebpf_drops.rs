@@ -4,10 +4,12 @@
 //! blast at several times the TBF rate overflows the TBF's FIFO; the router's interfaces are watched.
 
 use std::{
-    net::UdpSocket,
+    io::{Read, Write},
+    net::{TcpListener, TcpStream, UdpSocket},
     time::{Duration, Instant},
 };
 
+use socket2::{Domain, Protocol, Socket, Type};
 use wanctl::probe::ebpf::{DropCounting, DropReasonClass, QdiscDropCounter};
 use wanctl_tests::netns::{Netns, is_root, veth};
 
@@ -57,37 +59,69 @@ fn blast(sender: &Netns, receiver: &Netns, duration: Duration) -> usize {
     sent
 }
 
+/// sender ns -- router ns (TBF root qdisc on `r1`, towards the receiver) -- receiver ns.
+struct Lab {
+    sender: Netns,
+    router: Netns,
+    receiver: Netns,
+}
+
+impl Lab {
+    fn new() -> Self {
+        let lab = Self {
+            sender: Netns::new("dsnd"),
+            router: Netns::new("drtr"),
+            receiver: Netns::new("drcv"),
+        };
+        let Self {
+            sender,
+            router,
+            receiver,
+        } = &lab;
+        veth(sender, "s0", router, "r0");
+        veth(router, "r1", receiver, "c0");
+        sender.ip(&["addr", "add", "198.51.100.1/24", "dev", "s0"]);
+        sender.ip(&["route", "add", "default", "via", "198.51.100.2"]);
+        router.ip(&["addr", "add", "198.51.100.2/24", "dev", "r0"]);
+        router.ip(&["addr", "add", "203.0.113.1/24", "dev", "r1"]);
+        receiver.ip(&["addr", "add", "203.0.113.2/24", "dev", "c0"]);
+        receiver.ip(&["route", "add", "default", "via", "203.0.113.1"]);
+        router.exec_ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+        add_small_tbf(router, "r1");
+        lab
+    }
+
+    /// The counter, attached and watching the router's two interfaces.
+    fn counter(&self) -> QdiscDropCounter {
+        match self.router.enter(|| QdiscDropCounter::load(&["r1", "r0"])) {
+            Ok(DropCounting::Active(counter)) => counter,
+            Ok(DropCounting::Unavailable { reason }) => {
+                panic!("the host kernel (6.18) has the qdisc drop reasons, yet: {reason}")
+            }
+            Err(e) => panic!("loading the drop counter: {e:?}"),
+        }
+    }
+}
+
+/// Small enough to overflow: 30 kB of queue at 5 Mbit/s.
+fn add_small_tbf(ns: &Netns, dev: &str) {
+    ns.exec_ok(&[
+        "tc", "qdisc", "replace", "dev", dev, "root", "tbf", "rate", "5mbit", "burst", "16kbit",
+        "limit", "30000",
+    ]);
+}
+
 #[test]
 #[ignore = "privileged: needs root; run by `cargo xtask test`"]
 fn tbf_overlimit_drops_are_counted_per_interface_and_match_tc() {
     assert!(is_root(), "this test needs root");
-    let sender = Netns::new("dsnd");
-    let router = Netns::new("drtr");
-    let receiver = Netns::new("drcv");
-    veth(&sender, "s0", &router, "r0");
-    veth(&router, "r1", &receiver, "c0");
-    sender.ip(&["addr", "add", "198.51.100.1/24", "dev", "s0"]);
-    sender.ip(&["route", "add", "default", "via", "198.51.100.2"]);
-    router.ip(&["addr", "add", "198.51.100.2/24", "dev", "r0"]);
-    router.ip(&["addr", "add", "203.0.113.1/24", "dev", "r1"]);
-    receiver.ip(&["addr", "add", "203.0.113.2/24", "dev", "c0"]);
-    receiver.ip(&["route", "add", "default", "via", "203.0.113.1"]);
-    router.exec_ok(&["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    // Small enough to overflow: 30 kB of queue at 5 Mbit/s.
-    router.exec_ok(&[
-        "tc", "qdisc", "replace", "dev", "r1", "root", "tbf", "rate", "5mbit", "burst", "16kbit",
-        "limit", "30000",
-    ]);
-
-    let counting = router
-        .enter(|| QdiscDropCounter::load(&["r1", "r0"]))
-        .expect("load the drop counter");
-    let counter = match counting {
-        DropCounting::Active(counter) => counter,
-        DropCounting::Unavailable { reason } => {
-            panic!("the host kernel (6.18) has the qdisc drop reasons, yet: {reason}")
-        }
-    };
+    let lab = Lab::new();
+    let Lab {
+        sender,
+        router,
+        receiver,
+    } = &lab;
+    let counter = lab.counter();
     let tracked = counter.tracked();
     eprintln!("resolved drop reasons: {tracked:?}");
     assert_eq!(
@@ -97,22 +131,19 @@ fn tbf_overlimit_drops_are_counted_per_interface_and_match_tc() {
     );
     let before = counter.counts().unwrap();
     assert!(before.iter().all(|i| i.total_packets() == 0), "{before:?}");
-    assert_eq!(tc_drops(&router, "r1", "tbf"), 0, "fresh TBF");
+    assert_eq!(tc_drops(router, "r1", "tbf"), 0, "fresh TBF");
 
     // Drops on a device with the same ifindex in another namespace must not count: the sender's s0
     // shares r0's ifindex, and a TBF on it drops locally for a moment.
     assert_eq!(
-        ifindex(&sender, "s0"),
-        ifindex(&router, "r0"),
+        ifindex(sender, "s0"),
+        ifindex(router, "r0"),
         "test precondition"
     );
-    sender.exec_ok(&[
-        "tc", "qdisc", "replace", "dev", "s0", "root", "tbf", "rate", "5mbit", "burst", "16kbit",
-        "limit", "30000",
-    ]);
-    blast(&sender, &receiver, Duration::from_millis(300));
+    add_small_tbf(sender, "s0");
+    blast(sender, receiver, Duration::from_millis(300));
     std::thread::sleep(Duration::from_millis(100));
-    let foreign = tc_drops(&sender, "s0", "tbf");
+    let foreign = tc_drops(sender, "s0", "tbf");
     assert!(foreign > 0, "the sender's own TBF must drop");
     eprintln!("{foreign} drops on the sender's s0 (same ifindex as r0, other namespace)");
     sender.exec_ok(&["tc", "qdisc", "del", "dev", "s0", "root"]);
@@ -122,16 +153,16 @@ fn tbf_overlimit_drops_are_counted_per_interface_and_match_tc() {
         "{foreign} drops in another namespace were counted: {after_foreign:?}"
     );
     assert_eq!(
-        tc_drops(&router, "r1", "tbf"),
+        tc_drops(router, "r1", "tbf"),
         0,
         "the router's TBF has not dropped yet"
     );
 
-    let sent = blast(&sender, &receiver, BLAST);
+    let sent = blast(sender, receiver, BLAST);
     // Let the 30 kB queue drain (48 ms at 5 Mbit/s) so no packet is between enqueue and free.
     std::thread::sleep(Duration::from_millis(300));
 
-    let tc = tc_drops(&router, "r1", "tbf");
+    let tc = tc_drops(router, "r1", "tbf");
     let counts = counter.counts().unwrap();
     eprintln!("sent {sent} datagrams; tc drops {tc}; tracepoint counts {counts:#?}");
     assert!(
@@ -151,6 +182,72 @@ fn tbf_overlimit_drops_are_counted_per_interface_and_match_tc() {
         "bytes are whole {FRAME_LEN}-byte frames: {wan:?}"
     );
     assert_eq!(lan.total_packets(), 0, "no qdisc drops on r0: {lan:?}");
+}
+
+/// One CUBIC TCP bulk transfer from the sender to the receiver for `duration` (BBR, the machine's default,
+/// would keep the queue short and never overflow it). Returns the bytes received.
+fn cubic_transfer(sender: &Netns, receiver: &Netns, duration: Duration) -> u64 {
+    let listener = receiver.enter(|| TcpListener::bind("203.0.113.2:5001").unwrap());
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            let (mut stream, _) = listener.accept().unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut total = 0u64;
+            while let Ok(n) = stream.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                total += n as u64;
+            }
+            total
+        });
+        sender.enter(|| {
+            let mut stream = cubic_connect("203.0.113.2:5001");
+            stream
+                .set_write_timeout(Some(Duration::from_secs(2)))
+                .unwrap();
+            let chunk = vec![0x5au8; 64 * 1024];
+            let start = Instant::now();
+            while start.elapsed() < duration {
+                if stream.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            stream.shutdown(std::net::Shutdown::Write).unwrap();
+        });
+        reader.join().unwrap()
+    })
+}
+
+/// Connects with `TCP_CONGESTION` = cubic set on the socket before the handshake.
+fn cubic_connect(addr: &str) -> TcpStream {
+    let target: std::net::SocketAddr = addr.parse().unwrap();
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+    socket.set_tcp_congestion(b"cubic").unwrap();
+    socket.connect(&target.into()).unwrap();
+    socket.into()
+}
+
+#[test]
+#[ignore = "privileged: needs root; run by `cargo xtask test`"]
+fn tbf_drops_of_a_cubic_tcp_flow_match_tc() {
+    // TCP hands the TBF GSO skbs larger than its burst; TBF segments them and drops per segment, and
+    // both tc and the tracepoint count segments.
+    assert!(is_root(), "this test needs root");
+    let lab = Lab::new();
+    let counter = lab.counter();
+    let received = cubic_transfer(&lab.sender, &lab.receiver, BLAST);
+    std::thread::sleep(Duration::from_millis(300));
+    let tc = tc_drops(&lab.router, "r1", "tbf");
+    let counts = counter.counts().unwrap();
+    let wan = counts.iter().find(|i| i.interface == "r1").unwrap();
+    eprintln!("received {received} bytes; tc drops {tc}; tracepoint {wan:?}");
+    assert!(received > 0, "the transfer moved data");
+    assert!(tc > 0, "a CUBIC flow overflows a 30 kB TBF queue");
+    assert_eq!(wan.total_packets(), tc, "{wan:?}");
 }
 
 /// An empty directory removed on drop, used as a mount point inside a private mount namespace.
