@@ -152,7 +152,7 @@ impl QdiscDropCounter {
     fn load_with(config: DropConfig, interfaces: &[&str]) -> Result<Self, DropError> {
         // Look everything up before touching the kernel, so a typo loads nothing.
         let netns_inum = thread_netns_inum()?;
-        let watched = interfaces
+        let mut watched = interfaces
             .iter()
             .map(|&name| {
                 let ifindex = ifindex(name)?;
@@ -165,6 +165,9 @@ impl QdiscDropCounter {
                 ))
             })
             .collect::<Result<Vec<_>, DropError>>()?;
+        // A name given twice would otherwise be reported twice from one map entry.
+        let mut seen = std::collections::HashSet::new();
+        watched.retain(|(_, key)| seen.insert(*key));
 
         let mut ebpf = EbpfLoader::new()
             .override_global(CONFIG_GLOBAL, &config, true)
