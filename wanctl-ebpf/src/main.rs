@@ -5,6 +5,8 @@
 #![no_std]
 #![no_main]
 
+mod drops;
+
 use aya_ebpf::{
     bindings::TC_ACT_UNSPEC,
     helpers::bpf_ktime_get_ns,

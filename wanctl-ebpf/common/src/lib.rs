@@ -5,6 +5,8 @@
 //! type has implicit padding (the BPF verifier rejects reads of uninitialised stack bytes).
 #![no_std]
 
+pub mod drops;
+
 /// Traffic direction as seen on the WAN interface.
 pub mod direction {
     /// Leaving the gateway towards the ISP (upload).
@@ -43,6 +45,9 @@ mod pod {
     // SAFETY: all types are `#[repr(C)]`, `Copy`, made of integers with explicit padding, valid for any bits.
     unsafe impl aya::Pod for super::PacketEvent {}
     unsafe impl aya::Pod for super::TrafficCounters {}
+    unsafe impl aya::Pod for super::drops::DropConfig {}
+    unsafe impl aya::Pod for super::drops::WatchKey {}
+    unsafe impl aya::Pod for super::drops::DropCounters {}
 }
 
 #[cfg(test)]
