@@ -7,8 +7,7 @@ use serde::Serialize;
 use super::WanHealth;
 
 /// The routing decision for new latency-sensitive connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// New latency-sensitive connections take the alternate WAN.
     Steer,
@@ -37,6 +36,12 @@ impl Action {
             Action::Steer => "steering",
             Action::DontSteer => "not_steering",
         }
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 

@@ -22,3 +22,6 @@ pub use config::{SteeringConfig, SteeringConfigError};
 pub use decision::{Action, Decision, Reason};
 pub use health::SteeringSnapshot;
 pub use machine::SteeringMachine;
+
+#[cfg(test)]
+mod tests;

@@ -14,16 +14,55 @@ pub use routeros::{MangleRuleClient, RouterOsActuator, RouterOsActuatorConfig};
 
 use super::SteeringConfigError;
 
-/// Which actuator switches the routing decision.
+/// Which actuator switches the routing decision. In YAML, a map with exactly one key:
+/// `actuator: { linux: {...} }` or `actuator: { routeros: {...} }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ActuatorConfigRepr", into = "ActuatorConfigRepr")]
 pub enum ActuatorConfig {
     /// Local policy routing: `ip rule fwmark X/M lookup T`, added while steering.
-    #[serde(rename = "linux")]
     Linux(LinuxActuatorConfig),
     /// A MikroTik mangle rule, found by comment, enabled while steering.
-    #[serde(rename = "routeros")]
     RouterOs(RouterOsActuatorConfig),
+}
+
+/// The YAML form of [`ActuatorConfig`]: serde_yaml_ng reads externally tagged enums only as YAML tags
+/// (`!linux`), which operators rarely write, so the choice is a map with one key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ActuatorConfigRepr {
+    /// Local policy routing over rtnetlink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    linux: Option<LinuxActuatorConfig>,
+    /// A RouterOS mangle rule toggled through the REST client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    routeros: Option<RouterOsActuatorConfig>,
+}
+
+impl TryFrom<ActuatorConfigRepr> for ActuatorConfig {
+    type Error = String;
+
+    fn try_from(repr: ActuatorConfigRepr) -> Result<Self, Self::Error> {
+        match (repr.linux, repr.routeros) {
+            (Some(linux), None) => Ok(ActuatorConfig::Linux(linux)),
+            (None, Some(routeros)) => Ok(ActuatorConfig::RouterOs(routeros)),
+            _ => Err("actuator: give exactly one of `linux` or `routeros`".to_string()),
+        }
+    }
+}
+
+impl From<ActuatorConfig> for ActuatorConfigRepr {
+    fn from(config: ActuatorConfig) -> Self {
+        match config {
+            ActuatorConfig::Linux(linux) => Self {
+                linux: Some(linux),
+                routeros: None,
+            },
+            ActuatorConfig::RouterOs(routeros) => Self {
+                linux: None,
+                routeros: Some(routeros),
+            },
+        }
+    }
 }
 
 impl ActuatorConfig {
