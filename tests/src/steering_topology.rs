@@ -116,6 +116,31 @@ impl SteeringTopology {
     }
 }
 
+impl SteeringTopology {
+    /// Bytes queued in WAN1's TBF bottleneck now (`tc -s qdisc show dev isp1-srv`).
+    pub fn wan1_backlog_bytes(&self) -> u64 {
+        let out = self
+            .isp1
+            .exec_ok(&["tc", "-s", "qdisc", "show", "dev", "isp1-srv"]);
+        let words: Vec<&str> = out.split_whitespace().collect();
+        let at = words
+            .iter()
+            .position(|w| *w == "backlog")
+            .unwrap_or_else(|| panic!("no backlog in: {out}"));
+        let bytes = words[at + 1].trim_end_matches('b');
+        // tc prints large values with a K/M suffix.
+        let (number, factor) = match bytes.chars().last() {
+            Some('K') => (&bytes[..bytes.len() - 1], 1_000),
+            Some('M') => (&bytes[..bytes.len() - 1], 1_000_000),
+            _ => (bytes, 1),
+        };
+        number
+            .parse::<u64>()
+            .unwrap_or_else(|e| panic!("backlog `{bytes}`: {e}"))
+            * factor
+    }
+}
+
 /// Applies an nftables ruleset given as text, in `ns`.
 pub fn nft(ns: &Netns, ruleset: &str) {
     let path =

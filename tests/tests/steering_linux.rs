@@ -191,6 +191,13 @@ fn latency_class_connections_move_to_wan2_only_while_wan1_is_congested() {
         "{table}"
     );
 
+    // The scenario is real: the bulk upload keeps WAN1's bottleneck queue filled (bounded wait).
+    let saturated = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        topo.wan1_backlog_bytes() >= 20_000
+    });
+    assert!(saturated, "WAN1's TBF never queued 20 kB");
+
     // Phase B: steering. New latency-class connections leave via WAN2, by port or by DSCP.
     let bulk_before = servers.sink_bytes.load(Ordering::Relaxed);
     assert_eq!(

@@ -12,6 +12,39 @@ use super::{CongestionState, actuator::ActuatorConfig};
 use crate::config::DurationSpec;
 
 /// Multi-WAN steering: move new latency-sensitive connections to `alternate` while `primary` is congested.
+///
+/// # Examples
+/// Every key but `primary`, `alternate` and `actuator` is optional; the values shown are the defaults.
+/// ```
+/// let yaml = r#"
+/// primary: wan1
+/// alternate: wan2
+/// enter: { state: red, sustain: 2s }      # RED (or soft_red) without interruption for 2 s
+/// leave: { sustain: 30s }                 # GREEN without interruption for 30 s
+/// hold_down: 30s                          # no switch within 30 s of the previous one
+/// flap_limit: { max_switches: 4, window: 5m }
+/// staleness: 5s                           # older input: the WAN is unknown, never a target
+/// alternate_max_state: yellow
+/// signals: { yellow_delay_ms: 15, red_delay_ms: 30, red_drop_rate: 0.01, red_backlog_bytes: 100000 }
+/// startup: reset                          # or adopt
+/// on_exit: not_steering                   # or keep
+/// actuator:
+///   linux:                                # or routeros: { mangle_comment: "wanctl steer" }
+///     fwmark: 0x1
+///     fwmask: 0x1
+///     table: 100
+///     priority: 1000
+///     sticky: { fwmark: 0x2, fwmask: 0x2, priority: 999 }
+///     route: { device: wan2, gateway: 203.0.113.2 }
+/// "#;
+/// let config: wanctl::steering::SteeringConfig = serde_yaml_ng::from_str(yaml).unwrap();
+/// config.validate().unwrap();
+/// let defaults: wanctl::steering::SteeringConfig = serde_yaml_ng::from_str(
+///     "{ primary: wan1, alternate: wan2, actuator: { linux: { route: { device: wan2, gateway: 203.0.113.2 } } } }",
+/// )
+/// .unwrap();
+/// assert_eq!(config, defaults);
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SteeringConfig {

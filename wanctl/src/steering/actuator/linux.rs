@@ -97,11 +97,10 @@ impl LinuxActuator {
         }
     }
 
-    /// Our rules among the kernel's, matching `spec` exactly.
-    async fn find(&self, spec: RuleSpec) -> Result<Vec<RuleMessage>, ActuatorError> {
-        let (version, family) = self.family();
-        let rules: Vec<RuleMessage> = self
-            .handle
+    /// All rules of our family.
+    async fn dump(&self) -> Result<Vec<RuleMessage>, ActuatorError> {
+        let (version, _) = self.family();
+        self.handle
             .rule()
             .get(version)
             .execute()
@@ -110,11 +109,39 @@ impl LinuxActuator {
             .map_err(|source| ActuatorError::Netlink {
                 op: "RTM_GETRULE dump".to_string(),
                 source,
-            })?;
-        Ok(rules
+            })
+    }
+
+    /// Our rules among the kernel's, matching `spec` exactly.
+    async fn find(&self, spec: RuleSpec) -> Result<Vec<RuleMessage>, ActuatorError> {
+        let (_, family) = self.family();
+        Ok(self
+            .dump()
+            .await?
             .into_iter()
             .filter(|r| rule_matches(r, &spec, family))
             .collect())
+    }
+
+    /// Fails if another rule shares a priority of ours. RTM_DELRULE removes the first rule matching the
+    /// attributes given, so deleting ours could remove, say, an `iif`-restricted rule at the same priority.
+    async fn check_priorities(&self) -> Result<(), ActuatorError> {
+        let (_, family) = self.family();
+        let rules = self.dump().await?;
+        for spec in std::iter::once(self.steer).chain(self.sticky) {
+            let foreign = rules.iter().find(|r| {
+                rule_priority(r) == spec.priority
+                    && !rule_matches(r, &self.steer, family)
+                    && !self.sticky.is_some_and(|s| rule_matches(r, &s, family))
+            });
+            if let Some(rule) = foreign {
+                return Err(ActuatorError::PriorityConflict {
+                    priority: spec.priority,
+                    rule: format!("{:?}", rule.attributes),
+                });
+            }
+        }
+        Ok(())
     }
 
     async fn ensure_rule(&self, spec: RuleSpec) -> Result<(), ActuatorError> {
@@ -256,6 +283,7 @@ impl SteeringActuator for LinuxActuator {
     }
 
     async fn set(&mut self, steering: bool) -> Result<(), ActuatorError> {
+        self.check_priorities().await?;
         if steering {
             // Route first: a rule pointing at an empty table would fall through to main, steering nothing.
             self.ensure_route().await?;
@@ -271,6 +299,17 @@ impl SteeringActuator for LinuxActuator {
     fn describe(&self) -> String {
         format!("ip rule {}", self.steer)
     }
+}
+
+/// The rule's priority (`pref`); the kernel omits the attribute for priority 0.
+fn rule_priority(rule: &RuleMessage) -> u32 {
+    rule.attributes
+        .iter()
+        .find_map(|a| match a {
+            RuleAttribute::Priority(p) => Some(*p),
+            _ => None,
+        })
+        .unwrap_or(0)
 }
 
 /// True when `rule` is exactly `spec`: same family, action, table, priority, mark and mask, and no other

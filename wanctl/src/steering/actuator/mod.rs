@@ -98,6 +98,16 @@ pub enum ActuatorError {
         /// The configured name.
         device: String,
     },
+    /// Another rule uses a priority this actuator owns; deleting ours could delete that one instead.
+    #[error(
+        "ip rule priority {priority} is also used by another rule ({rule}); give steering its own priority"
+    )]
+    PriorityConflict {
+        /// The configured priority.
+        priority: u32,
+        /// The other rule's attributes.
+        rule: String,
+    },
     /// Reading back after a set disagreed with what was set.
     #[error("{actuator}: set steering={expected}, but reading back gives steering={found}")]
     Verify {
