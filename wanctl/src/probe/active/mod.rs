@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use config::{ActiveConfigError, ActiveProbeConfig, MAX_DEADLINE, MAX_RATE};
 pub use health::{Fault, HealthEvent, HealthParams, ReflectorSet};
 pub use median::{MEDIAN_FLOW, median_across_reflectors, reflector_flow};
-pub use packet::{EchoReply, Family, Ignored, echo_request, parse_reply};
+pub use packet::{EchoReply, Family, Ignored, checksum, echo_request, parse_reply};
 pub use reflector::ReflectorState;
 pub use snapshot::{IgnoredPackets, ReflectorHealth, ReflectorStatus, SocketInfo, SocketKind};
 pub use socket::{Binding, IcmpSocket, SocketError, monotonic_now};
