@@ -209,6 +209,45 @@ impl ActiveTopology {
         ]);
     }
 
+    /// Counts ICMP echo requests leaving the gateway by each WAN (nftables named counters `wan0_echo` and
+    /// `wan1_echo`, read by [`Self::gw_echo_requests`]).
+    pub fn count_echo_requests(&self) {
+        let rules = r#"table ip probecount {
+    counter wan0_echo {}
+    counter wan1_echo {}
+    chain out {
+        type filter hook postrouting priority 0; policy accept;
+        oifname "wan0" icmp type echo-request counter name "wan0_echo"
+        oifname "wan1" icmp type echo-request counter name "wan1_echo"
+    }
+}
+"#;
+        let path = std::env::temp_dir().join(format!("{}-probecount.nft", self.gw.name()));
+        std::fs::write(&path, rules).expect("write nft rules");
+        let loaded = self
+            .gw
+            .exec(&["nft", "-f", path.to_str().expect("utf-8 path")]);
+        let _ = std::fs::remove_file(&path);
+        assert!(
+            loaded.status.success(),
+            "nft: {}",
+            String::from_utf8_lossy(&loaded.stderr)
+        );
+    }
+
+    /// ICMP echo requests that have left the gateway by `dev` (`wan0` or `wan1`).
+    pub fn gw_echo_requests(&self, dev: &str) -> u64 {
+        let counter = format!("{dev}_echo");
+        let out = self
+            .gw
+            .exec_ok(&["nft", "-j", "list", "counter", "ip", "probecount", &counter]);
+        let json: serde_json::Value = serde_json::from_str(&out).expect("nft -j output");
+        json["nftables"]
+            .as_array()
+            .and_then(|items| items.iter().find_map(|i| i["counter"]["packets"].as_u64()))
+            .unwrap_or_else(|| panic!("no counter {counter}: {out}"))
+    }
+
     /// Packets sent so far by the gateway's `dev`.
     pub fn gw_tx_packets(&self, dev: &str) -> u64 {
         let out = self
