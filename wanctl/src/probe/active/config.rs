@@ -278,4 +278,29 @@ mod tests {
         );
         assert!(parse("reflectors: [one.one.one.one]").is_err());
     }
+
+    #[test]
+    fn schema_describes_every_field_with_durations_as_strings() {
+        let schema = serde_json::to_value(schemars::schema_for!(ActiveProbeConfig)).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        for field in [
+            "reflectors",
+            "spares",
+            "rate",
+            "deadline",
+            "device",
+            "fwmark",
+            "offence_window",
+        ] {
+            assert!(
+                properties.contains_key(field),
+                "{field} missing from the schema"
+            );
+        }
+        assert_eq!(properties["deadline"]["type"], "string");
+        assert_eq!(
+            schema["additionalProperties"], false,
+            "unknown keys are refused"
+        );
+    }
 }

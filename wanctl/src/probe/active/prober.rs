@@ -30,6 +30,33 @@ struct Outstanding {
     sent_at: Timestamp,
 }
 
+/// An echo request ready to go out.
+struct PendingProbe {
+    target: IpAddr,
+    key: (Family, u16),
+    packet: [u8; packet::ECHO_LEN],
+}
+
+/// What reply matching needs to know about the socket a packet came from.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Endpoint {
+    pub family: Family,
+    /// The echo identifier our replies carry on this socket.
+    pub id: u16,
+    /// Received packets start with the IPv4 header (raw IPv4 sockets).
+    pub ip_header: bool,
+}
+
+impl From<&IcmpSocket> for Endpoint {
+    fn from(s: &IcmpSocket) -> Self {
+        Self {
+            family: s.info().family,
+            id: s.id(),
+            ip_header: s.includes_ip_header(),
+        }
+    }
+}
+
 /// The prober's state apart from its sockets, so socket futures and state can be borrowed separately.
 pub(super) struct ProberState {
     pub wan: String,
@@ -88,48 +115,66 @@ impl ProberState {
         self.expired.push_back(key);
     }
 
-    /// Sends the next probe on the socket of its reflector's family.
-    fn send_next(&mut self, v4: Option<&IcmpSocket>, v6: Option<&IcmpSocket>) {
-        let Some(target) = self.set.next_target() else {
-            return;
-        };
+    /// Picks the next reflector and builds its echo request; `id_of` gives the echo identifier of the
+    /// family's socket (`None` when there is no socket for that family).
+    fn next_probe(&mut self, id_of: impl Fn(Family) -> Option<u16>) -> Option<PendingProbe> {
+        let target = self.set.next_target()?;
         let family = Family::of(&target);
-        let Some(socket) = (match family {
-            Family::V4 => v4,
-            Family::V6 => v6,
-        }) else {
-            return;
-        };
+        let id = id_of(family)?;
         self.seq = self.seq.wrapping_add(1);
-        let request = packet::echo_request(family, socket.id(), self.seq, self.cookie);
-        let sent_at = monotonic_now();
-        match socket.send(target, &request) {
+        Some(PendingProbe {
+            target,
+            key: (family, self.seq),
+            packet: packet::echo_request(family, id, self.seq, self.cookie),
+        })
+    }
+
+    /// Starts the probe's deadline, or counts it lost at once when it could not be sent.
+    fn probe_sent(&mut self, probe: &PendingProbe, at: Timestamp, sent: std::io::Result<()>) {
+        match sent {
             Ok(()) => {
-                let probe = Outstanding {
-                    reflector: target,
-                    sent_at,
+                let outstanding = Outstanding {
+                    reflector: probe.target,
+                    sent_at: at,
                 };
-                self.outstanding.insert((family, self.seq), probe);
+                self.outstanding.insert(probe.key, outstanding);
             }
             Err(e) => {
                 // Unsent is as bad as unanswered for the reflector's health (it is the path that fails).
                 self.send_errors += 1;
-                self.set.record_loss(target, sent_at);
-                tracing::debug!(wan = %self.wan, reflector = %target, error = %e, "probe not sent");
+                self.set.record_loss(probe.target, at);
+                tracing::debug!(wan = %self.wan, reflector = %probe.target, error = %e, "probe not sent");
             }
         }
+    }
+
+    /// Sends the next probe on the socket of its reflector's family.
+    fn send_next(&mut self, v4: Option<&IcmpSocket>, v6: Option<&IcmpSocket>) {
+        let socket_of = |family| match family {
+            Family::V4 => v4,
+            Family::V6 => v6,
+        };
+        let Some(probe) = self.next_probe(|f| socket_of(f).map(IcmpSocket::id)) else {
+            return;
+        };
+        let Some(socket) = socket_of(probe.key.0) else {
+            return;
+        };
+        let at = monotonic_now();
+        let sent = socket.send(probe.target, &probe.packet);
+        self.probe_sent(&probe, at, sent);
     }
 
     /// Matches one received packet; returns the sample it completes, if any.
     pub fn on_packet(
         &mut self,
-        socket: &IcmpSocket,
+        endpoint: Endpoint,
         data: &[u8],
         from: Option<IpAddr>,
         now: Timestamp,
     ) -> Option<RttSample> {
-        let family = socket.info().family;
-        let reply = match packet::parse_reply(family, socket.includes_ip_header(), data) {
+        let family = endpoint.family;
+        let reply = match packet::parse_reply(family, endpoint.ip_header, data) {
             Ok(reply) => reply,
             Err(Ignored::Truncated | Ignored::BadChecksum) => {
                 self.ignored.malformed += 1;
@@ -140,7 +185,7 @@ impl ProberState {
                 return None;
             }
         };
-        if reply.id != socket.id() || reply.cookie != self.cookie {
+        if reply.id != endpoint.id || reply.cookie != self.cookie {
             self.ignored.foreign += 1;
             return None;
         }
@@ -269,7 +314,7 @@ pub(super) async fn run(
         let now = monotonic_now();
         match received {
             Ok((Some(socket), data, from)) => {
-                if let Some(sample) = state.on_packet(socket, data, from, now) {
+                if let Some(sample) = state.on_packet(socket.into(), data, from, now) {
                     match samples.try_send(sample) {
                         Ok(()) => {}
                         Err(mpsc::error::TrySendError::Full(_)) => state.count_dropped_sample(),
@@ -295,3 +340,7 @@ async fn recv(
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+#[path = "prober_tests.rs"]
+mod tests;
