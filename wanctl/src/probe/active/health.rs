@@ -145,7 +145,10 @@ impl ReflectorSet {
                 continue;
             };
             let offences = r.offences_within(self.params.offence_window, now);
-            if offences >= self.params.offence_threshold as usize {
+            let over = offences >= self.params.offence_threshold as usize;
+            if over && r.state == ReflectorState::Unresponsive {
+                // Already withheld for want of a spare; nothing new to do or report.
+            } else if over {
                 self.replacements += 1;
                 events.push(self.replace(
                     slot,
@@ -220,7 +223,12 @@ impl ReflectorSet {
                 events.push(HealthEvent::Restored { reflector: addr });
             }
         }
-        if let Some((slot, fault)) = fault {
+        let already_withheld = |slot: usize| {
+            self.stats
+                .get(&self.active[slot])
+                .is_some_and(|r| r.state == ReflectorState::Outlier)
+        };
+        if let Some((slot, fault)) = fault.filter(|&(slot, _)| !already_withheld(slot)) {
             self.demotions += 1;
             events.push(self.replace(slot, fault, ReflectorState::Outlier));
         }

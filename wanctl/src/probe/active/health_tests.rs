@@ -118,6 +118,11 @@ fn without_spares_a_dead_reflector_is_marked_and_recovers_when_offences_age_out(
     let events = s.evaluate(secs(3.0));
     assert!(matches!(events[0], HealthEvent::Withheld { reflector, .. } if reflector == ip(A)));
     assert_eq!(state(&mut s, A), ReflectorState::Unresponsive);
+    assert!(
+        s.evaluate(secs(4.0)).is_empty(),
+        "reported once, not at every evaluation"
+    );
+    assert_eq!(s.snapshot(secs(4.0)).replacements, 1);
     assert_eq!(
         s.active(),
         [ip(A), ip(B)],
@@ -233,12 +238,17 @@ fn an_outlier_without_spares_is_withheld_until_it_agrees_again() {
         "its samples are withheld"
     );
     assert!(
+        s.evaluate(secs(60.0)).is_empty(),
+        "still an outlier: nothing new to report"
+    );
+    assert_eq!(s.snapshot(secs(60.0)).demotions, 1);
+    assert!(
         s.record_reply(ip(A), Duration::from_millis(10)),
         "the others' are used"
     );
     // Its path gets fast again: the baseline follows the minimum within a few replies.
     feed(&mut s, 5, |_, _| 10.0);
-    let events = s.evaluate(secs(60.0));
+    let events = s.evaluate(secs(90.0));
     assert_eq!(events, [HealthEvent::Restored { reflector: ip(C) }]);
     assert!(s.record_reply(ip(C), Duration::from_millis(10)));
 }
