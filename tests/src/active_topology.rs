@@ -445,3 +445,28 @@ fn tcp_srtt_ms(conn: &std::net::TcpStream) -> f64 {
     assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
     f64::from(info.tcpi_rtt) / 1000.0
 }
+
+/// Sends `count` echo requests with identifier `id` from a raw socket in `ns` to `to`, 20 ms apart, as
+/// another pinger on the same host would. Their replies reach every raw ICMP socket of that namespace.
+pub fn foreign_pings(ns: &Netns, to: IpAddr, id: u16, count: u16) -> JoinHandle<()> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    spawn_in(ns, move || {
+        let (domain, protocol, request) = match to {
+            IpAddr::V4(_) => (Domain::IPV4, Protocol::ICMPV4, 8),
+            IpAddr::V6(_) => (Domain::IPV6, Protocol::ICMPV6, 128),
+        };
+        let socket = Socket::new(domain, Type::RAW, Some(protocol)).expect("raw ICMP socket");
+        for seq in 1..=count {
+            let mut packet = [0u8; 16];
+            packet[0] = request;
+            packet[4..6].copy_from_slice(&id.to_be_bytes());
+            packet[6..8].copy_from_slice(&seq.to_be_bytes());
+            if to.is_ipv4() {
+                let sum = wanctl::probe::active::checksum(&packet);
+                packet[2..4].copy_from_slice(&sum.to_be_bytes());
+            }
+            let _ = socket.send_to(&packet, &SockAddr::from(std::net::SocketAddr::new(to, 0)));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+}

@@ -320,6 +320,8 @@ pub(super) async fn run(
                         Err(mpsc::error::TrySendError::Full(_)) => state.count_dropped_sample(),
                         Err(mpsc::error::TrySendError::Closed(_)) => break,
                     }
+                    // Keeps the published counters in step with the samples handed out.
+                    health.send_replace(state.snapshot(now, &sockets));
                 }
             }
             Ok((None, ..)) => {}

@@ -73,6 +73,9 @@ impl IcmpSocket {
         socket
             .set_nonblocking(true)
             .map_err(err("O_NONBLOCK".into()))?;
+        if kind == SocketKind::Raw {
+            pass_only_echo_replies(&socket, family).map_err(err("ICMP_FILTER".into()))?;
+        }
         if let Some(device) = &binding.device {
             socket
                 .bind_device(Some(device.as_bytes()))
@@ -157,6 +160,52 @@ fn recv_from(socket: &Socket, buf: &mut [u8]) -> io::Result<(usize, SockAddr)> {
     // into the buffer, so it stays a valid `[u8]`.
     let uninit = unsafe { &mut *(std::ptr::from_mut::<[u8]>(buf) as *mut [MaybeUninit<u8>]) };
     socket.recv_from(uninit)
+}
+
+/// `ICMP_FILTER` (level `SOL_RAW`) and `ICMP6_FILTER` (level `IPPROTO_ICMPV6`) from `linux/icmp.h` and
+/// `linux/icmpv6.h`; the libc crate does not export them.
+const ICMP_FILTER: libc::c_int = 1;
+const ICMP6_FILTER: libc::c_int = 1;
+
+/// A raw socket sees every ICMP packet the host receives; the kernel filter drops all but echo replies
+/// before they wake us. In both filters a set bit blocks that ICMP type.
+fn pass_only_echo_replies(socket: &Socket, family: Family) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
+    let rc = match family {
+        Family::V4 => {
+            let mask: u32 = !(1 << 0);
+            // SAFETY: the option value is a u32 that lives across the call, and its size is passed.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_RAW,
+                    ICMP_FILTER,
+                    (&raw const mask).cast(),
+                    size_of::<u32>() as libc::socklen_t,
+                )
+            }
+        }
+        Family::V6 => {
+            let mut filter = [u32::MAX; 8];
+            filter[129 >> 5] &= !(1 << (129 & 31));
+            // SAFETY: as above, with the 256-bit `struct icmp6_filter`.
+            unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_ICMPV6,
+                    ICMP6_FILTER,
+                    filter.as_ptr().cast(),
+                    size_of::<[u32; 8]>() as libc::socklen_t,
+                )
+            }
+        }
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn is_permission(e: &io::Error) -> bool {
