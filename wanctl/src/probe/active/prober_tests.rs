@@ -31,13 +31,17 @@ fn send(state: &mut ProberState, at: Timestamp) -> PendingProbe {
     probe
 }
 
+fn fix_checksum(packet: &mut [u8]) {
+    packet[2..4].fill(0);
+    let sum = packet::checksum(packet);
+    packet[2..4].copy_from_slice(&sum.to_be_bytes());
+}
+
 /// The reply the reflector would send to `probe`.
 fn reply_to(probe: &PendingProbe) -> Vec<u8> {
     let mut reply = probe.packet.to_vec();
     reply[0] = 0;
-    reply[2..4].fill(0);
-    let sum = packet::checksum(&reply);
-    reply[2..4].copy_from_slice(&sum.to_be_bytes());
+    fix_checksum(&mut reply);
     reply
 }
 
@@ -70,11 +74,10 @@ fn replies_that_are_not_ours_never_become_samples() {
     let probe = send(&mut s, ms(0));
     let good = reply_to(&probe);
 
+    // Another process's identifier, then another prober's cookie, each with a valid checksum.
     let mut other_id = good.clone();
-    other_id[4] ^= 1; // another process's identifier (checksum now wrong as well: fix it)
-    other_id[2..4].fill(0);
-    let sum = packet::checksum(&other_id);
-    other_id[2..4].copy_from_slice(&sum.to_be_bytes());
+    other_id[4] ^= 1;
+    fix_checksum(&mut other_id);
     assert!(
         s.on_packet(V4, &other_id, Some(probe.target), ms(5))
             .is_none()
@@ -82,7 +85,7 @@ fn replies_that_are_not_ours_never_become_samples() {
 
     let mut other_cookie = good.clone();
     other_cookie[8] ^= 0x80;
-    other_cookie[2] ^= 0x80; // keeps the one's-complement sum valid
+    fix_checksum(&mut other_cookie);
     assert!(
         s.on_packet(V4, &other_cookie, Some(probe.target), ms(5))
             .is_none()
