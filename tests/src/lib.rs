@@ -4,5 +4,6 @@
 //! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), and removes what it made on drop,
 //! including when a test panics.
 
+pub mod active_topology;
 pub mod netns;
 pub mod steering_topology;

@@ -1,3 +1,4 @@
-//! RTT sample sources: the eBPF programs on the WAN interface (passive) and, later, active probes.
+//! RTT sample sources: the eBPF programs on the WAN interface (passive) and ICMP probes to reflectors (active).
 
+pub mod active;
 pub mod ebpf;
