@@ -11,6 +11,7 @@ mod runtime;
 mod shutdown;
 mod signals;
 pub mod telemetry;
+mod wan_loop;
 mod warn_limit;
 pub mod watchdog;
 
@@ -23,5 +24,6 @@ pub use runtime::{ServiceRuntime, StartError};
 pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};
 pub use signals::{SignalEvent, Signals};
 pub use telemetry::{CycleReport, ShaperReport, SteeringReport, Telemetry};
+pub use wan_loop::{LoopContext, LoopStats, WanCycle, run_wan_loop};
 pub use warn_limit::RateLimitedWarn;
 pub use watchdog::{LoopProgress, ProgressTracker, Verdict, WatchdogGate, run_watchdog};
