@@ -94,7 +94,7 @@ mod tests {
         async fn run_cycle(&mut self, now: Instant) -> CycleReport {
             self.calls += 1;
             self.starts.push(now);
-            let work = if self.calls % 4 == 0 { 120 } else { 1 };
+            let work = if self.calls.is_multiple_of(4) { 120 } else { 1 };
             tokio::time::sleep(Duration::from_millis(work)).await;
             CycleReport {
                 at: now,
