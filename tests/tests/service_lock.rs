@@ -14,6 +14,7 @@ const CHILD_DIR: &str = "WANCTL_TEST_LOCK_CHILD_DIR";
 
 /// Runs only as the child started by the test below: takes the lock and waits to be killed.
 #[test]
+#[ignore = "helper process of a_sigkilled_instance_never_blocks_a_restart, not a test of its own"]
 fn lock_holder_child() {
     let Some(dir) = std::env::var_os(CHILD_DIR) else {
         return;
@@ -42,7 +43,12 @@ fn wait_until_held(dir: &Path) -> u32 {
 fn a_sigkilled_instance_never_blocks_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "lock_holder_child", "--nocapture"])
+        .args([
+            "--exact",
+            "lock_holder_child",
+            "--include-ignored",
+            "--nocapture",
+        ])
         .env(CHILD_DIR, dir.path())
         .stdout(Stdio::null())
         .spawn()
