@@ -192,3 +192,35 @@ fn write_errors_name_the_file() {
         "{error}"
     );
 }
+
+mod fuzz {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whatever bytes the files hold, restore never panics and only ever returns validated values.
+        #[test]
+        fn restore_returns_only_validated_values(
+            primary in prop::option::of(prop::collection::vec(any::<u8>(), 0..64)),
+            backup in prop::option::of(prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..64),
+                (any::<f64>(), any::<u64>()).prop_map(|(baseline_ms, rate_bps)| {
+                    serde_json::to_vec(&Sample { baseline_ms, rate_bps }).unwrap()
+                }),
+            ]),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            if let Some(bytes) = primary {
+                fs::write(dir.path().join("wan1.state.json"), bytes).unwrap();
+            }
+            if let Some(bytes) = backup {
+                fs::write(dir.path().join("wan1.state.json.bak"), bytes).unwrap();
+            }
+            let restored = store(dir.path()).restore(validate, || DEFAULT);
+            prop_assert_eq!(validate(restored.value.clone()), Ok(restored.value));
+        }
+    }
+}
