@@ -23,6 +23,7 @@ pub const PACKAGES: &[&str] = &[
     "xz-utils",
     "kmod",
     "nftables",
+    "systemd",
 ];
 
 /// bpf-linker must use the same LLVM major as Debian's rustc-web.

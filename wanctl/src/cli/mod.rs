@@ -1,6 +1,9 @@
 //! Subcommands of the `wanctl` binary. Each lives in its own file and returns an exit code.
 
+pub mod check_config;
+pub mod config_schema;
 mod logging;
+pub mod status;
 mod version;
 
 use std::process::ExitCode;
@@ -22,6 +25,12 @@ pub struct Cli {
 pub enum Command {
     /// Print version and build facts (embedded eBPF object size).
     Version(version::Args),
+    /// Validate a configuration file and print the effective configuration (exit 0 valid, 2 invalid).
+    CheckConfig(check_config::Args),
+    /// Configuration tools (`config schema`: JSON Schema for editors).
+    Config(config_schema::Args),
+    /// Show the running daemon's health, one row per WAN.
+    Status(status::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -31,5 +40,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Version(args) => version::run(&args),
+        Command::CheckConfig(args) => check_config::run(&args),
+        Command::Config(args) => config_schema::run(&args),
+        Command::Status(args) => status::run(&args),
     }
 }

@@ -233,6 +233,44 @@ macro_rules! serde_via_str {
 serde_via_str!(Bandwidth, "a bandwidth such as \"95Mbit\" or \"950M\"");
 serde_via_str!(DurationSpec, "a duration such as \"50ms\" or \"2s\"");
 
+macro_rules! schema_as_str {
+    ($type:ty, $json_type:tt, $name:literal, $description:literal, $pattern:literal) => {
+        impl schemars::JsonSchema for $type {
+            fn inline_schema() -> bool {
+                true
+            }
+
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                $name.into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "type": $json_type,
+                    "description": $description,
+                    "pattern": $pattern
+                })
+            }
+        }
+    };
+}
+
+// Plain numbers are bits per second; durations always need a unit.
+schema_as_str!(
+    Bandwidth,
+    ["string", "integer"],
+    "Bandwidth",
+    "Bits per second with an SI prefix: \"95Mbit\", \"950M\", \"1.5Gbit\"",
+    "^\\s*[0-9.]+\\s*([kKmMgG]?(bit)?)\\s*$"
+);
+schema_as_str!(
+    DurationSpec,
+    "string",
+    "Duration",
+    "A duration with a unit: \"50ms\", \"2s\", \"5m\"",
+    "^\\s*[0-9.]+\\s*(us|µs|ms|s|m|min|h)\\s*$"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

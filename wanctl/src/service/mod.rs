@@ -1,1 +1,29 @@
 //! The daemon: control loop per WAN, systemd notify and watchdog, signals, health and metrics.
+
+mod credentials;
+pub mod health;
+pub mod http;
+mod lock;
+pub mod metrics;
+mod notify;
+mod reload;
+mod runtime;
+mod shutdown;
+mod signals;
+pub mod telemetry;
+mod wan_loop;
+mod warn_limit;
+pub mod watchdog;
+
+pub use credentials::{CredentialError, read_credential, read_credential_from_env};
+pub use health::{HealthReport, LinkState, WanHealth};
+pub use lock::{InstanceLock, LockError};
+pub use notify::{Notifier, watchdog_period_from_env};
+pub use reload::{LoadFn, ReloadOutcome, Reloader};
+pub use runtime::{ServiceRuntime, StartError};
+pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};
+pub use signals::{SignalEvent, Signals};
+pub use telemetry::{CycleReport, ShaperReport, SteeringReport, Telemetry};
+pub use wan_loop::{LoopContext, LoopStats, WanCycle, run_wan_loop};
+pub use warn_limit::RateLimitedWarn;
+pub use watchdog::{LoopProgress, ProgressTracker, Verdict, WatchdogGate, run_watchdog};

@@ -1,0 +1,139 @@
+//! The top-level configuration document: `schema_version`, the `service` section, the WANs, and the sections
+//! of components that plug in per WAN.
+
+use std::path::Path;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_yaml_ng::{Mapping, Value};
+
+use super::{
+    ConfigError, ServiceConfig,
+    load::{self, Document, Loaded},
+    migrate::{self, Migration},
+    validate,
+};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "wanctl configuration")]
+pub struct Config {
+    /// Version of this file's layout; this wanctl reads 1 and migrates 0.
+    pub schema_version: u32,
+    /// Daemon-wide settings.
+    #[serde(default)]
+    pub service: ServiceConfig,
+    /// The links to control, one entry per WAN.
+    pub wans: Vec<WanConfig>,
+    // Extension point: steering across WANs (`steering::SteeringConfig`), typed at integration.
+    /// Multi-WAN steering (issue 8). Accepted, validated once the steering component is built in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steering: Option<PendingSection>,
+}
+
+/// One WAN link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WanConfig {
+    /// Short name used in logs, metrics labels, state file names: letters, digits, `_`, `-`, `.`; at most 32.
+    pub name: String,
+    /// The Linux network interface that carries this WAN's traffic (e.g. `eth0`, `ppp0`).
+    pub interface: String,
+    // Extension points: each component replaces its `PendingSection` by its typed section at integration
+    // (`control::ControlConfig`, `probe::ebpf::ProbeConfig`, the active-probe section, `shaper::cake::CakeConfig`,
+    // `shaper::routeros::RouterOsConfig`). Until then their content is kept but not checked.
+    /// Control core: thresholds, floors, ceilings, cycle (issue 4). Not validated by this build yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub control: Option<PendingSection>,
+    /// Passive eBPF RTT probe (issue 3). Not validated by this build yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<PendingSection>,
+    /// Active ICMP probes with reflectors (issue 9). Not validated by this build yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_probes: Option<PendingSection>,
+    /// Local CAKE sink (issue 5). Not validated by this build yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cake: Option<PendingSection>,
+    /// MikroTik RouterOS sink (issue 6). Not validated by this build yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routeros: Option<PendingSection>,
+}
+
+impl WanConfig {
+    /// Names of component sections present but not yet checked by this build.
+    pub fn pending_sections(&self) -> Vec<&'static str> {
+        [
+            ("control", &self.control),
+            ("probe", &self.probe),
+            ("active_probes", &self.active_probes),
+            ("cake", &self.cake),
+            ("routeros", &self.routeros),
+        ]
+        .into_iter()
+        .filter_map(|(name, section)| section.as_ref().map(|_| name))
+        .collect()
+    }
+}
+
+/// A component's section, kept as YAML until that component's typed section is built in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PendingSection(pub Value);
+
+impl JsonSchema for PendingSection {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PendingSection".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "object" })
+    }
+}
+
+impl Document for Config {
+    const SCHEMA_VERSION: u32 = 1;
+
+    fn migrations() -> &'static [Migration] {
+        &MIGRATIONS
+    }
+}
+
+/// Version 0 (the first drafts) named a WAN's interface `iface` and had the health address at the top level.
+static MIGRATIONS: [Migration; 1] = [Migration {
+    from: 0,
+    summary: "renamed `wans[].iface` to `wans[].interface` and moved `health_listen` to `service.http_listen`",
+    apply: v0_to_v1,
+}];
+
+fn v0_to_v1(doc: &mut Mapping) -> Result<(), String> {
+    migrate::move_into_section(doc, "health_listen", "service", "http_listen")?;
+    if let Some(Value::Sequence(wans)) = doc.get_mut("wans") {
+        for (index, wan) in wans.iter_mut().enumerate() {
+            if let Value::Mapping(wan) = wan {
+                migrate::rename_key(wan, "iface", "interface", &format!("wans[{index}]"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads, migrates and validates the configuration file at `path`.
+///
+/// # Errors
+/// Every problem found: one parse error, or all validation errors at once.
+pub fn load_config(path: &Path) -> Result<Loaded<Config>, Vec<ConfigError>> {
+    let loaded = load::load::<Config>(path).map_err(|error| vec![error])?;
+    validate::validate(&loaded.document, path)?;
+    Ok(loaded)
+}
+
+/// As [`load_config`], from text; `source` names it in errors.
+///
+/// # Errors
+/// As [`load_config`].
+pub fn load_config_str(text: &str, source: &Path) -> Result<Loaded<Config>, Vec<ConfigError>> {
+    let loaded = load::load_str::<Config>(text, source).map_err(|error| vec![error])?;
+    validate::validate(&loaded.document, source)?;
+    Ok(loaded)
+}

@@ -1,0 +1,166 @@
+//! Checks that types alone cannot express: unique names, valid interface names, loopback-only HTTP unless
+//! allowed, sane intervals. Every problem is reported at once, each naming its field.
+
+use std::{collections::HashMap, path::Path, time::Duration};
+
+use serde_yaml_ng::Value;
+
+use super::{Config, ConfigError};
+
+/// Longest WAN name: it ends up in file names, metric labels and STATUS lines.
+const MAX_WAN_NAME: usize = 32;
+/// Linux `IFNAMSIZ` less the terminating NUL.
+const MAX_IFNAME: usize = 15;
+
+/// Validates a parsed [`Config`].
+///
+/// # Errors
+/// All problems found, each naming its field.
+pub fn validate(config: &Config, source: &Path) -> Result<(), Vec<ConfigError>> {
+    let mut errors = Vec::new();
+    let mut error =
+        |field: String, message: String| errors.push(ConfigError::field(source, field, message));
+
+    let service = &config.service;
+    if !service.http_listen.ip().is_loopback() && !service.allow_remote_http {
+        error(
+            "service.http_listen".into(),
+            format!(
+                "{} is not a loopback address; /health and /metrics have no authentication. \
+                 Set `service.allow_remote_http: true` to expose them anyway",
+                service.http_listen
+            ),
+        );
+    }
+    for (field, path) in [
+        ("service.state_dir", &service.state_dir),
+        ("service.runtime_dir", &service.runtime_dir),
+    ] {
+        if !path.is_absolute() {
+            error(
+                field.into(),
+                format!("`{}` must be an absolute path", path.display()),
+            );
+        }
+    }
+    check_range(
+        &mut error,
+        "service.state_save_interval",
+        service.state_save_interval.get(),
+        Duration::from_secs(1),
+        Duration::from_secs(600),
+    );
+    check_range(
+        &mut error,
+        "service.watchdog.stall_after",
+        service.watchdog.stall_after.get(),
+        Duration::from_millis(100),
+        Duration::from_secs(600),
+    );
+
+    if config.wans.is_empty() {
+        error("wans".into(), "at least one WAN is required".into());
+    }
+    let mut names = HashMap::new();
+    let mut interfaces = HashMap::new();
+    for (index, wan) in config.wans.iter().enumerate() {
+        let at = format!("wans[{index}]");
+        if let Err(why) = check_wan_name(&wan.name) {
+            error(format!("{at}.name"), why);
+        } else if let Some(first) = names.insert(wan.name.as_str(), index) {
+            error(
+                format!("{at}.name"),
+                format!("`{}` is already the name of wans[{first}]", wan.name),
+            );
+        }
+        if let Err(why) = check_interface(&wan.interface) {
+            error(format!("{at}.interface"), why);
+        } else if let Some(first) = interfaces.insert(wan.interface.as_str(), index) {
+            error(
+                format!("{at}.interface"),
+                format!(
+                    "`{}` is already used by wans[{first}]; one loop per interface",
+                    wan.interface
+                ),
+            );
+        }
+        for (name, section) in [
+            ("control", &wan.control),
+            ("probe", &wan.probe),
+            ("active_probes", &wan.active_probes),
+            ("cake", &wan.cake),
+            ("routeros", &wan.routeros),
+        ] {
+            if let Some(section) = section
+                && !matches!(section.0, Value::Mapping(_))
+            {
+                error(format!("{at}.{name}"), "must be a mapping of keys".into());
+            }
+        }
+    }
+    if let Some(section) = &config.steering
+        && !matches!(section.0, Value::Mapping(_))
+    {
+        error("steering".into(), "must be a mapping of keys".into());
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+fn check_range(
+    error: &mut impl FnMut(String, String),
+    field: &str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) {
+    if value < min || value > max {
+        error(
+            field.into(),
+            format!("{value:?} is outside {min:?}..={max:?}"),
+        );
+    }
+}
+
+/// WAN names go into file names and labels, so only a safe alphabet.
+pub fn check_wan_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_WAN_NAME {
+        return Err(format!("`{name}` must have 1 to {MAX_WAN_NAME} characters"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+    {
+        return Err(format!(
+            "`{name}` contains `{bad}`; use letters, digits, `_`, `-`, `.`"
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(format!("`{name}` must not start with `.`"));
+    }
+    Ok(())
+}
+
+/// The kernel's rules for interface names (`dev_valid_name`).
+pub fn check_interface(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > MAX_IFNAME {
+        return Err(format!(
+            "`{name}` must have 1 to {MAX_IFNAME} bytes (Linux IFNAMSIZ)"
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err(format!("`{name}` is not a valid interface name"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace())
+    {
+        return Err(format!(
+            "`{name}` contains `{bad:?}`, which interface names cannot"
+        ));
+    }
+    Ok(())
+}
