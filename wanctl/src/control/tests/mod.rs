@@ -1,0 +1,3 @@
+//! Tests of the control core: scenarios, properties, configuration and persistence.
+
+mod helpers;
