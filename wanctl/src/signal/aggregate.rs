@@ -194,3 +194,92 @@ fn median_in_place(values: &mut [f64]) -> f64 {
     let lower = below.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     (lower + upper) / 2.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signal::SampleKind;
+
+    fn filter() -> SampleFilter {
+        SampleFilter {
+            min_rtt: Duration::from_micros(100),
+            max_rtt: Duration::from_secs(10),
+            max_age: Duration::from_secs(1),
+            outlier_sigma: 3.0,
+            outlier_floor_ms: 2.0,
+        }
+    }
+
+    fn sample(flow: u64, ms: f64, at: Timestamp) -> RttSample {
+        RttSample {
+            at,
+            rtt: Duration::from_secs_f64(ms / 1e3),
+            kind: SampleKind::Download,
+            flow,
+        }
+    }
+
+    #[test]
+    fn an_elephant_flow_counts_once() {
+        let now = Timestamp::from_nanos(5_000_000_000);
+        let mut samples: Vec<_> = (0..900)
+            .map(|i| sample(7, 80.0 + f64::from(i % 10), now))
+            .collect();
+        samples.extend((1..=4).map(|flow| sample(flow, 20.0 + flow as f64, now)));
+        let stats = CycleAggregator::new(filter(), 64).aggregate(now, &samples);
+        assert_eq!(stats.flows, 5);
+        assert_eq!(stats.used, 904);
+        // Flows at 21..24 ms and one at 80 ms: the elephant is an outlier, the median is the others'.
+        assert_eq!(stats.outlier_flows, 1);
+        assert_eq!(stats.rtt_ms, Some(22.5));
+    }
+
+    #[test]
+    fn each_flow_contributes_its_minimum() {
+        let now = Timestamp::from_nanos(1_000_000_000);
+        let samples = [
+            sample(1, 30.0, now),
+            sample(1, 25.0, now),
+            sample(1, 40.0, now),
+        ];
+        let stats = CycleAggregator::new(filter(), 4).aggregate(now, &samples);
+        assert_eq!(stats.rtt_ms, Some(25.0));
+    }
+
+    #[test]
+    fn implausible_stale_and_overflowing_samples_are_counted_not_used() {
+        let now = Timestamp::from_nanos(3_000_000_000);
+        let old = Timestamp::from_nanos(1_000_000_000);
+        let samples = [
+            sample(1, 0.0, now),
+            sample(2, 20_000.0, now),
+            sample(3, 20.0, old),
+            sample(4, 20.0, now),
+            sample(5, 21.0, now),
+        ];
+        let stats = CycleAggregator::new(filter(), 1).aggregate(now, &samples);
+        assert_eq!(
+            (stats.invalid, stats.stale, stats.overflow, stats.used),
+            (2, 1, 1, 1)
+        );
+        assert_eq!(stats.rtt_ms, Some(20.0));
+        let none = CycleAggregator::new(filter(), 1).aggregate(now, &samples[..3]);
+        assert_eq!(none.rtt_ms, None);
+    }
+
+    #[test]
+    fn tables_are_reused_across_cycles() {
+        let mut agg = CycleAggregator::new(filter(), 8);
+        for cycle in 1..50u64 {
+            let now = Timestamp::from_nanos(cycle * 50_000_000);
+            let ms = 10.0 + cycle as f64;
+            let samples = [sample(1, ms, now), sample(2, ms, now)];
+            let stats = agg.aggregate(now, &samples);
+            assert_eq!(
+                stats.rtt_ms,
+                Some(ms),
+                "no leftovers from the previous cycle"
+            );
+        }
+    }
+}

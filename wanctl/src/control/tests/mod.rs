@@ -1,3 +1,8 @@
-//! Tests of the control core: scenarios, properties, configuration and persistence.
+//! Tests of the control core: scenarios, properties, configuration, persistence and traces.
 
+mod config;
 mod helpers;
+mod properties;
+mod scenarios;
+mod state;
+mod trace;
