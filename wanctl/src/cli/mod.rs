@@ -1,6 +1,7 @@
 //! Subcommands of the `wanctl` binary. Each lives in its own file and returns an exit code.
 
 mod logging;
+pub mod replay;
 mod version;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Print version and build facts (embedded eBPF object size).
     Version(version::Args),
+    /// Run the control core over a recorded trace and print each cycle's state and rates.
+    Replay(replay::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -31,5 +34,6 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Version(args) => version::run(&args),
+        Command::Replay(args) => replay::run(&args),
     }
 }

@@ -72,6 +72,24 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The machine name, as in JSON (`step_up`, `yellow_dwell`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Reason::Idle => "idle",
+            Reason::Red => "red",
+            Reason::SoftRed => "soft_red",
+            Reason::Yellow => "yellow",
+            Reason::YellowDwell => "yellow_dwell",
+            Reason::Deadband => "deadband",
+            Reason::CakeDrops => "cake_drops",
+            Reason::CakeBacklog => "cake_backlog",
+            Reason::GreenHold => "green_hold",
+            Reason::StepUp => "step_up",
+            Reason::Ceiling => "ceiling",
+            Reason::DecayToBase => "decay_to_base",
+        }
+    }
+
     /// A short human-readable explanation.
     pub const fn describe(self) -> &'static str {
         match self {
