@@ -59,19 +59,25 @@ pub struct CycleStats {
 /// MAD of a normal distribution is 0.6745 sigma; this scales MAD to sigma.
 const MAD_TO_SIGMA: f64 = 1.4826;
 
+/// One flow's entry in the open-addressing table; `generation` says which cycle wrote it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Slot {
+    flow: u64,
+    min_ns: u64,
+    generation: u32,
+}
+
 /// Per-cycle aggregation with preallocated tables (open addressing keyed by flow id).
 #[derive(Debug, Clone)]
 pub struct CycleAggregator {
     filter: SampleFilter,
     max_flows: usize,
     mask: usize,
-    slot_flow: Vec<u64>,
-    slot_min_ns: Vec<u64>,
-    slot_generation: Vec<u32>,
+    slots: Vec<Slot>,
     generation: u32,
     used_slots: Vec<usize>,
-    values: Vec<f64>,
-    scratch: Vec<f64>,
+    values: Vec<u64>,
+    scratch: Vec<u64>,
 }
 
 impl CycleAggregator {
@@ -83,9 +89,7 @@ impl CycleAggregator {
             filter,
             max_flows,
             mask: slots - 1,
-            slot_flow: vec![0; slots],
-            slot_min_ns: vec![0; slots],
-            slot_generation: vec![0; slots],
+            slots: vec![Slot::default(); slots],
             generation: 0,
             used_slots: Vec::with_capacity(max_flows),
             values: Vec::with_capacity(max_flows),
@@ -110,7 +114,7 @@ impl CycleAggregator {
                 stats.stale += 1;
                 continue;
             }
-            // Bounded by max_rtt (a Duration from config), so it fits comfortably in u64 nanoseconds.
+            // Bounded by max_rtt (at most 60 s by validation), so it fits in u64 nanoseconds.
             if self.insert(sample.flow, rtt as u64) {
                 stats.used += 1;
             } else {
@@ -122,11 +126,11 @@ impl CycleAggregator {
             return stats;
         }
         self.values.clear();
-        let mins = &self.slot_min_ns;
+        let slots = &self.slots;
         self.values
-            .extend(self.used_slots.iter().map(|&slot| mins[slot] as f64 / 1e6));
-        let (rtt, outliers) = self.robust_median();
-        stats.rtt_ms = Some(rtt);
+            .extend(self.used_slots.iter().map(|&slot| slots[slot].min_ns));
+        let (rtt_ns, outliers) = self.robust_median();
+        stats.rtt_ms = Some(rtt_ns / 1e6);
         stats.outlier_flows = outliers;
         stats
     }
@@ -135,7 +139,7 @@ impl CycleAggregator {
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             // Once every 2^32 cycles: forget all slots explicitly instead of trusting stale generations.
-            self.slot_generation.iter_mut().for_each(|g| *g = 0);
+            self.slots.iter_mut().for_each(|slot| slot.generation = 0);
             self.generation = 1;
         }
     }
@@ -143,56 +147,65 @@ impl CycleAggregator {
     /// Records `rtt_ns` for `flow`, keeping the flow's minimum. Returns false when the flow is new and the
     /// table is full.
     fn insert(&mut self, flow: u64, rtt_ns: u64) -> bool {
-        let mut slot = (flow.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask;
+        let mut index = (flow.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & self.mask;
         loop {
-            if self.slot_generation[slot] != self.generation {
+            let slot = &mut self.slots[index];
+            if slot.generation != self.generation {
                 if self.used_slots.len() >= self.max_flows {
                     return false;
                 }
-                self.slot_generation[slot] = self.generation;
-                self.slot_flow[slot] = flow;
-                self.slot_min_ns[slot] = rtt_ns;
-                self.used_slots.push(slot);
+                *slot = Slot {
+                    flow,
+                    min_ns: rtt_ns,
+                    generation: self.generation,
+                };
+                self.used_slots.push(index);
                 return true;
             }
-            if self.slot_flow[slot] == flow {
-                self.slot_min_ns[slot] = self.slot_min_ns[slot].min(rtt_ns);
+            if slot.flow == flow {
+                slot.min_ns = slot.min_ns.min(rtt_ns);
                 return true;
             }
-            slot = (slot + 1) & self.mask;
+            index = (index + 1) & self.mask;
         }
     }
 
-    /// Median over flows after dropping outliers; returns (median in ms, flows dropped).
+    /// Median over flows after dropping outliers; returns (median in ns, flows dropped).
     fn robust_median(&mut self) -> (f64, u32) {
         let median = median_in_place(&mut self.values);
         if self.values.len() < 3 {
             return (median, 0);
         }
         self.scratch.clear();
+        // Doubled distances keep the half nanosecond of an even-length median exact in integers.
+        let twice_median = (median * 2.0) as u64;
         self.scratch
-            .extend(self.values.iter().map(|v| (v - median).abs()));
-        let mad = median_in_place(&mut self.scratch);
-        let limit =
-            (self.filter.outlier_sigma * MAD_TO_SIGMA * mad).max(self.filter.outlier_floor_ms);
+            .extend(self.values.iter().map(|&v| (2 * v).abs_diff(twice_median)));
+        let mad_ns = median_in_place(&mut self.scratch) / 2.0;
+        let limit_ns = (self.filter.outlier_sigma * MAD_TO_SIGMA * mad_ns)
+            .max(self.filter.outlier_floor_ms * 1e6);
         let before = self.values.len();
-        self.values.retain(|v| (v - median).abs() <= limit);
+        self.values
+            .retain(|&v| (2 * v).abs_diff(twice_median) as f64 <= 2.0 * limit_ns);
         let dropped = (before - self.values.len()) as u32;
+        if dropped == 0 {
+            return (median, 0);
+        }
         (median_in_place(&mut self.values), dropped)
     }
 }
 
 /// Median of a non-empty slice (mean of the two middle values for even lengths); reorders the slice.
-fn median_in_place(values: &mut [f64]) -> f64 {
+fn median_in_place(values: &mut [u64]) -> f64 {
     let n = values.len();
     let mid = n / 2;
-    let (below, upper, _) = values.select_nth_unstable_by(mid, f64::total_cmp);
+    let (below, upper, _) = values.select_nth_unstable(mid);
     let upper = *upper;
     if n % 2 == 1 {
-        return upper;
+        return upper as f64;
     }
-    let lower = below.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    (lower + upper) / 2.0
+    let lower = below.iter().copied().max().unwrap_or(upper);
+    (lower as f64 + upper as f64) / 2.0
 }
 
 #[cfg(test)]
