@@ -1,7 +1,7 @@
 //! The controller of one WAN: samples in, per-direction target rates out.
 
 use super::{
-    decision::{Decision, DirectionDecision, Reason, Zone},
+    decision::{Decision, DirectionDecision, Reason},
     direction::{CakeEvidence, DirectionState, Observation},
     input::{CakeSignals, CycleInput},
     params::ControlParams,
@@ -195,12 +195,5 @@ fn initial_decision(directions: &PerDirection<DirectionState>, tracker: &RttTrac
             download: hold(&directions.download),
             upload: hold(&directions.upload),
         },
-    }
-}
-
-impl Zone {
-    /// True for states in which the rate never increases.
-    pub const fn is_congested(self) -> bool {
-        matches!(self, Zone::SoftRed | Zone::Red)
     }
 }

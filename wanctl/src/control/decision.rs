@@ -24,6 +24,11 @@ pub enum Zone {
 }
 
 impl Zone {
+    /// True for SOFT_RED and RED, the states in which the rate never increases.
+    pub const fn is_congested(self) -> bool {
+        matches!(self, Zone::SoftRed | Zone::Red)
+    }
+
     /// "GREEN", "YELLOW", "SOFT_RED" or "RED".
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -30,6 +30,11 @@
 //!    immediate (no dwell) and stops increases; a backlog above `cake.backlog_threshold` or a tin delay above
 //!    target stops increases (a standing queue means the rate is not too low).
 //!
+//! One delay drives both directions: an RTT cannot tell which direction queued (the same holds for the
+//! Python wanctl and cake-autorate with RTT pingers), so both classify the same `delta`, each against its own
+//! thresholds. Direction-specific evidence comes from CAKE and from the load gate: an unused direction never
+//! grows.
+//!
 //! Hysteresis counts (`dwell_cycles`, `green_required`) are in cycles, as in the Python wanctl; everything
 //! measured in time (EWMAs, relaxation, CAKE smoothing) uses seconds and the real cycle length.
 //!

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::{
-    control::{ControlConfig, ControlParams, Controller, CycleInput, Decision},
+    control::{CakeSignals, ControlConfig, ControlParams, Controller, CycleInput, Decision},
     signal::{PerDirection, RttSample, SampleKind, Timestamp},
 };
 
@@ -48,6 +48,8 @@ pub struct Sim {
     pub ctrl: Controller,
     pub now: Timestamp,
     pub dt: Duration,
+    /// CAKE statistics fed with every cycle.
+    pub cake: PerDirection<Option<CakeSignals>>,
     samples: Vec<RttSample>,
 }
 
@@ -57,6 +59,7 @@ impl Sim {
             ctrl: Controller::new(params),
             now: Timestamp::from_nanos(0),
             dt: Duration::from_millis(50),
+            cake: PerDirection::default(),
             samples: Vec::new(),
         }
     }
@@ -83,7 +86,7 @@ impl Sim {
                 download: bytes(last.download.rate.bps(), util.download),
                 upload: bytes(last.upload.rate.bps(), util.upload),
             },
-            cake: PerDirection::default(),
+            cake: self.cake,
         };
         *self.ctrl.step(&input)
     }

@@ -1,5 +1,6 @@
 //! Tests of the control core: scenarios, properties, configuration, persistence and traces.
 
+mod cake;
 mod config;
 mod helpers;
 mod properties;
