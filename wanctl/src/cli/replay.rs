@@ -64,10 +64,24 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         File::open(&args.trace).with_context(|| format!("opening {}", args.trace.display()))?;
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
-    replay(params, BufReader::new(trace), args.json, &mut out)
-        .with_context(|| format!("replaying {}", args.trace.display()))?;
-    out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    let result = replay(params, BufReader::new(trace), args.json, &mut out)
+        .map(drop)
+        .and_then(|()| Ok(out.flush()?));
+    match result {
+        // `wanctl replay ... | head` closes the pipe early; that is not a failure.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Ok(ExitCode::SUCCESS)
+        }
+        result => {
+            result.with_context(|| format!("replaying {}", args.trace.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }
 
 /// Reads and validates `wans[<wan or first>].control` from the daemon's YAML.
