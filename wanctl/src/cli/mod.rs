@@ -3,6 +3,7 @@
 pub mod check_config;
 pub mod config_schema;
 mod logging;
+pub mod replay;
 pub mod status;
 mod version;
 
@@ -31,6 +32,8 @@ pub enum Command {
     Config(config_schema::Args),
     /// Show the running daemon's health, one row per WAN.
     Status(status::Args),
+    /// Run the control core over a recorded trace and print each cycle's state and rates.
+    Replay(replay::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -43,5 +46,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Config(args) => config_schema::run(&args),
         Command::Status(args) => status::run(&args),
+        Command::Replay(args) => replay::run(&args),
     }
 }

@@ -1,0 +1,199 @@
+//! The controller of one WAN: samples in, per-direction target rates out.
+
+use super::{
+    decision::{Decision, DirectionDecision, Reason},
+    direction::{CakeEvidence, DirectionState, Observation},
+    input::{CakeSignals, CycleInput},
+    params::ControlParams,
+};
+use crate::{
+    config::Bandwidth,
+    signal::{
+        BaselineUpdate, CycleAggregator, CycleStats, Direction, PerDirection, RttTracker,
+        RttTrackerParams, SampleFilter, Timestamp, ewma_weight,
+    },
+};
+
+/// Turns each cycle's samples, throughput and CAKE statistics into target rates. Pure and deterministic: the
+/// same inputs give the same decisions; a cycle does not allocate.
+#[derive(Debug, Clone)]
+pub struct Controller {
+    pub(super) params: ControlParams,
+    aggregator: CycleAggregator,
+    pub(super) tracker: RttTracker,
+    pub(super) directions: PerDirection<DirectionState>,
+    /// Smoothed CAKE drops+marks per second, per direction.
+    pub(super) drop_rate: PerDirection<f64>,
+    last_now: Option<Timestamp>,
+    rejected_total: u64,
+    decision: Decision,
+}
+
+impl Controller {
+    /// A controller starting at the ceilings, GREEN, with the configured initial baseline (if any).
+    pub fn new(params: ControlParams) -> Self {
+        let filter = SampleFilter {
+            min_rtt: params.min_rtt,
+            max_rtt: params.max_rtt,
+            max_age: params.max_sample_age,
+            outlier_sigma: params.outlier_sigma,
+            outlier_floor_ms: params.outlier_floor_ms,
+        };
+        let directions = PerDirection {
+            download: DirectionState::new(&params.download),
+            upload: DirectionState::new(&params.upload),
+        };
+        let tracker = RttTracker::new(params.baseline_initial_ms);
+        let decision = initial_decision(&directions, &tracker);
+        Self {
+            aggregator: CycleAggregator::new(filter, params.max_flows),
+            params,
+            tracker,
+            directions,
+            drop_rate: PerDirection::default(),
+            last_now: None,
+            rejected_total: 0,
+            decision,
+        }
+    }
+
+    /// The parameters in force.
+    pub fn params(&self) -> &ControlParams {
+        &self.params
+    }
+
+    /// The most recent decision (the initial state before the first cycle).
+    pub fn last_decision(&self) -> &Decision {
+        &self.decision
+    }
+
+    /// Runs one control cycle.
+    pub fn step(&mut self, input: &CycleInput<'_>) -> &Decision {
+        let dt_s = match self.last_now {
+            // A clock that went backwards gives a zero-length cycle: nothing is learnt from it.
+            Some(last) => input.now.saturating_since(last).as_secs_f64(),
+            None => self.params.interval_s,
+        };
+        self.last_now = Some(input.now);
+
+        let stats = self.aggregator.aggregate(input.now, input.samples);
+        self.rejected_total +=
+            u64::from(stats.invalid + stats.stale + stats.outlier_flows + stats.overflow);
+
+        let utilization = PerDirection {
+            download: utilization(
+                input.achieved_bytes.download,
+                self.directions.download.rate,
+                dt_s,
+            ),
+            upload: utilization(
+                input.achieved_bytes.upload,
+                self.directions.upload.rate,
+                dt_s,
+            ),
+        };
+        let idle = utilization.download < self.params.idle_share
+            && utilization.upload < self.params.idle_share;
+        let tracker_params = RttTrackerParams {
+            baseline_tau_s: self.params.baseline_tau_s,
+            load_tau_s: self.params.load_tau_s,
+            update_threshold_ms: self.params.baseline_update_threshold_ms,
+        };
+        let baseline_update = self
+            .tracker
+            .update(&tracker_params, stats.rtt_ms, dt_s, idle);
+        let delta_ms = stats.rtt_ms.and(self.tracker.delta_ms());
+
+        for direction in Direction::ALL {
+            let cake = self.cake_evidence(direction, input.cake.get(direction).as_ref(), dt_s);
+            let observation = Observation {
+                delta_ms,
+                utilization: *utilization.get(direction),
+                dt_s,
+                cake,
+            };
+            let params = match direction {
+                Direction::Download => &self.params.download,
+                Direction::Upload => &self.params.upload,
+            };
+            let last_reported = self.decision.directions.get(direction).state;
+            let outcome = self.directions.get_mut(direction).step(
+                params,
+                &self.params,
+                &observation,
+                last_reported,
+            );
+            *self.decision.directions.get_mut(direction) = outcome;
+        }
+        self.decision.at = input.now;
+        self.decision.had_samples = stats.rtt_ms.is_some();
+        self.decision.samples = stats;
+        self.decision.rejected_total = self.rejected_total;
+        self.decision.baseline_ms = self.tracker.baseline_ms();
+        self.decision.load_ms = self.tracker.load_ms();
+        self.decision.delta_ms = delta_ms;
+        self.decision.baseline_update = baseline_update;
+        &self.decision
+    }
+
+    fn cake_evidence(
+        &mut self,
+        direction: Direction,
+        cake: Option<&CakeSignals>,
+        dt_s: f64,
+    ) -> CakeEvidence {
+        let smoothed = self.drop_rate.get_mut(direction);
+        let Some(cake) = cake else {
+            *smoothed = 0.0;
+            return CakeEvidence::default();
+        };
+        if dt_s > 0.0 {
+            let rate = (cake.drops.saturating_add(cake.ecn_marks)) as f64 / dt_s;
+            *smoothed += ewma_weight(dt_s, self.params.cake.drop_rate_tau_s) * (rate - *smoothed);
+        }
+        let target_ms = match direction {
+            Direction::Download => self.params.download.target_ms,
+            Direction::Upload => self.params.upload.target_ms,
+        };
+        CakeEvidence {
+            drops: *smoothed > self.params.cake.drop_rate_threshold,
+            standing: cake.backlog_bytes > self.params.cake.backlog_threshold
+                || cake.max_tin_delay.as_secs_f64() * 1e3 > target_ms,
+        }
+    }
+
+    pub(super) fn refresh_decision(&mut self) {
+        self.decision = initial_decision(&self.directions, &self.tracker);
+    }
+}
+
+/// Achieved rate over the cycle divided by the rate in force (0 for a zero-length cycle).
+fn utilization(bytes: u64, rate_bps: u64, dt_s: f64) -> f64 {
+    if dt_s <= 0.0 || rate_bps == 0 {
+        return 0.0;
+    }
+    bytes as f64 * 8.0 / dt_s / rate_bps as f64
+}
+
+fn initial_decision(directions: &PerDirection<DirectionState>, tracker: &RttTracker) -> Decision {
+    let hold = |state: &DirectionState| DirectionDecision {
+        rate: Bandwidth::from_bps(state.rate),
+        state: state.zone,
+        reason: Reason::Idle,
+        utilization: 0.0,
+    };
+    Decision {
+        at: Timestamp::default(),
+        had_samples: false,
+        samples: CycleStats::default(),
+        rejected_total: 0,
+        baseline_ms: tracker.baseline_ms(),
+        load_ms: tracker.load_ms(),
+        delta_ms: tracker.delta_ms(),
+        baseline_update: BaselineUpdate::NoSample,
+        directions: PerDirection {
+            download: hold(&directions.download),
+            upload: hold(&directions.upload),
+        },
+    }
+}

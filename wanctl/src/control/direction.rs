@@ -1,0 +1,175 @@
+//! The state machine and rate law of one direction.
+//!
+//! Rates are integers in bits per second; every multiplicative step rounds down, as the Python wanctl does
+//! (`int(rate * factor)`), so replays are exact.
+
+use super::{
+    decision::{DirectionDecision, Reason, Zone},
+    params::{ControlParams, DirectionParams},
+};
+use crate::{config::Bandwidth, signal::ewma_weight};
+
+/// Evidence from CAKE for this cycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct CakeEvidence {
+    /// Smoothed drop+mark rate above threshold.
+    pub drops: bool,
+    /// Standing backlog or tin delay above target.
+    pub standing: bool,
+}
+
+/// What the direction needs to know about this cycle.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Observation {
+    /// Load minus baseline, ms; `None` on an idle cycle.
+    pub delta_ms: Option<f64>,
+    /// Achieved rate / current rate.
+    pub utilization: f64,
+    /// Cycle length, s.
+    pub dt_s: f64,
+    pub cake: CakeEvidence,
+}
+
+/// Mutable state of one direction (persisted through [`super::ControllerState`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct DirectionState {
+    pub rate: u64,
+    /// The confirmed zone: drives dwell and deadband.
+    pub zone: Zone,
+    pub green_streak: u32,
+    pub dwell: u32,
+}
+
+impl DirectionState {
+    pub fn new(p: &DirectionParams) -> Self {
+        Self {
+            rate: p.ceiling,
+            zone: Zone::Green,
+            green_streak: 0,
+            dwell: 0,
+        }
+    }
+
+    /// One cycle. `last` is the previous decision, returned unchanged in substance on an idle cycle.
+    pub fn step(
+        &mut self,
+        p: &DirectionParams,
+        common: &ControlParams,
+        obs: &Observation,
+        last_reported: Zone,
+    ) -> DirectionDecision {
+        let (state, reason) = match obs.delta_ms {
+            None => (last_reported, Reason::Idle),
+            Some(d) => self.classify_and_apply(p, common, obs, d),
+        };
+        DirectionDecision {
+            rate: Bandwidth::from_bps(self.rate),
+            state,
+            reason,
+            utilization: obs.utilization,
+        }
+    }
+
+    fn classify_and_apply(
+        &mut self,
+        p: &DirectionParams,
+        common: &ControlParams,
+        obs: &Observation,
+        d: f64,
+    ) -> (Zone, Reason) {
+        let four_state = p.hard_red_ms > p.warn_ms;
+        if d > p.hard_red_ms || (!four_state && d > p.warn_ms) {
+            self.enter(Zone::Red);
+            self.rate = decrease(self.rate, p.factor_down, p.floor_red);
+            return (Zone::Red, Reason::Red);
+        }
+        if d > p.warn_ms {
+            self.enter(Zone::SoftRed);
+            self.rate = decrease(self.rate, p.factor_down_yellow, p.floor_soft_red);
+            return (Zone::SoftRed, Reason::SoftRed);
+        }
+        if d > p.target_ms {
+            self.green_streak = 0;
+            // Dwell only filters short excursions out of GREEN; from RED/SOFT_RED (or with CAKE evidence)
+            // YELLOW applies at once.
+            if self.zone == Zone::Green && !obs.cake.drops {
+                self.dwell += 1;
+                if self.dwell < common.dwell_cycles {
+                    self.rate = self.rate.min(self.green_move(p, obs, false).0);
+                    return (Zone::Yellow, Reason::YellowDwell);
+                }
+            }
+            self.enter(Zone::Yellow);
+            self.rate = decrease(self.rate, p.factor_down_yellow, p.floor_yellow);
+            let reason = if obs.cake.drops {
+                Reason::CakeDrops
+            } else {
+                Reason::Yellow
+            };
+            return (Zone::Yellow, reason);
+        }
+        if self.zone == Zone::Yellow && d >= p.target_ms - common.deadband_ms.min(p.target_ms / 2.0)
+        {
+            self.green_streak = 0;
+            self.rate = decrease(self.rate, p.factor_down_yellow, p.floor_yellow);
+            return (Zone::Yellow, Reason::Deadband);
+        }
+        self.enter(Zone::Green);
+        self.green_streak = self.green_streak.saturating_add(1);
+        if obs.cake.drops || obs.cake.standing {
+            self.green_streak = 0;
+        }
+        let (rate, reason) = self.green_move(p, obs, self.green_streak >= p.green_required);
+        self.rate = rate;
+        let reason = match reason {
+            Reason::GreenHold if obs.cake.drops => Reason::CakeDrops,
+            Reason::GreenHold if obs.cake.standing => Reason::CakeBacklog,
+            other => other,
+        };
+        (Zone::Green, reason)
+    }
+
+    /// Resets the counters that do not belong to `zone` and records it as confirmed.
+    fn enter(&mut self, zone: Zone) {
+        if zone != Zone::Green {
+            self.green_streak = 0;
+        }
+        self.dwell = 0;
+        self.zone = zone;
+    }
+
+    /// The GREEN rate law: step up while used, else relax towards base. Increases need `streak_ok`; relaxing
+    /// down towards base does not.
+    fn green_move(&self, p: &DirectionParams, obs: &Observation, streak_ok: bool) -> (u64, Reason) {
+        let rate = self.rate;
+        if obs.utilization >= p.load_share {
+            return match (streak_ok, rate >= p.ceiling) {
+                (false, _) => (rate, Reason::GreenHold),
+                (true, true) => (p.ceiling, Reason::Ceiling),
+                (true, false) => (
+                    rate.saturating_add(p.step_up).min(p.ceiling),
+                    Reason::StepUp,
+                ),
+            };
+        }
+        if rate == p.base || (rate < p.base && !streak_ok) {
+            return (rate, Reason::GreenHold);
+        }
+        // Never relax faster per cycle than one YELLOW step, so a GREEN outcome is never below a YELLOW one.
+        let weight = ewma_weight(obs.dt_s, p.decay_tau_s).min(1.0 - p.factor_down_yellow);
+        let gap = rate.abs_diff(p.base) as f64;
+        let moved = (gap * weight).ceil() as u64;
+        let new = if rate > p.base {
+            rate - moved
+        } else {
+            rate + moved
+        };
+        (new, Reason::DecayToBase)
+    }
+}
+
+/// `rate * factor` rounded down, not below `floor`, and never above `rate` (a floor never raises the rate).
+fn decrease(rate: u64, factor: f64, floor: u64) -> u64 {
+    let cut = (rate as f64 * factor).floor() as u64;
+    cut.max(floor).min(rate)
+}

@@ -1,0 +1,66 @@
+//! CAKE evidence: drops and marks make YELLOW immediate; a standing queue stops increases.
+
+use std::time::Duration;
+
+use super::helpers::{Sim, dl, params};
+use crate::control::{CakeSignals, Reason, Zone};
+
+fn settled() -> Sim {
+    let mut sim = Sim::new(params(""));
+    for _ in 0..20 {
+        sim.at(20.0, 0.9);
+    }
+    sim
+}
+
+#[test]
+fn drops_above_threshold_skip_the_dwell() {
+    let mut plain = settled();
+    let mut dropping = settled();
+    // 2 drops per 50 ms cycle = 40/s, above the default 10/s once smoothed.
+    dropping.cake.download = Some(CakeSignals {
+        drops: 2,
+        ..CakeSignals::default()
+    });
+    for _ in 0..10 {
+        dropping.at(20.0, 0.9);
+    }
+    let a = plain.at(80.0, 1.0);
+    let b = dropping.at(80.0, 1.0);
+    assert_eq!(a.directions.download.reason, Reason::YellowDwell);
+    assert_eq!(b.directions.download.state, Zone::Yellow);
+    assert_eq!(b.directions.download.reason, Reason::CakeDrops);
+    assert!(dl(&b) < dl(&a));
+}
+
+#[test]
+fn a_standing_backlog_stops_increases() {
+    let mut sim = settled();
+    for _ in 0..40 {
+        sim.at(200.0, 1.0);
+    }
+    let low = dl(sim.ctrl.last_decision());
+    sim.cake.download = Some(CakeSignals {
+        backlog_bytes: 50_000,
+        ..CakeSignals::default()
+    });
+    for _ in 0..100 {
+        let d = sim.at(20.0, 1.0);
+        assert_eq!(dl(&d), low, "{d:?}");
+    }
+    assert_eq!(
+        sim.ctrl.last_decision().directions.download.reason,
+        Reason::CakeBacklog
+    );
+    // A tin delay above target counts as a standing queue too; without either the link grows again.
+    sim.cake.download = Some(CakeSignals {
+        max_tin_delay: Duration::from_millis(30),
+        ..CakeSignals::default()
+    });
+    assert_eq!(dl(&sim.at(20.0, 1.0)), low);
+    sim.cake.download = Some(CakeSignals::default());
+    for _ in 0..10 {
+        sim.at(20.0, 1.0);
+    }
+    assert!(dl(sim.ctrl.last_decision()) > low);
+}

@@ -1,0 +1,9 @@
+//! Tests of the control core: scenarios, properties, configuration, persistence and traces.
+
+mod cake;
+mod config;
+mod helpers;
+mod properties;
+mod scenarios;
+mod state;
+mod trace;

@@ -1,0 +1,179 @@
+//! Scenario tests on synthetic traces: what a user relies on when a link bloats, recovers or idles.
+
+use super::helpers::{Sim, dl, params, ul};
+use crate::control::{Reason, Zone};
+
+const BASE: f64 = 20.0;
+
+/// A controller that has learnt a 20 ms baseline on a busy, unbloated link.
+fn settled() -> Sim {
+    let mut sim = Sim::new(params(""));
+    for _ in 0..20 {
+        sim.at(BASE, 0.9);
+    }
+    sim
+}
+
+#[test]
+fn a_delay_step_is_answered_by_a_decrease_in_the_same_cycle() {
+    let mut sim = settled();
+    let before = dl(sim.ctrl.last_decision());
+    let d = sim.at(BASE + 150.0, 1.0);
+    assert!(dl(&d) < before, "{d:?}");
+    assert!(ul(&d) < 18_000_000, "{d:?}");
+    assert!(d.directions.download.state.is_congested());
+    assert_eq!(d.directions.upload.state, Zone::Red);
+}
+
+#[test]
+fn ten_minutes_of_sustained_bloat_moves_the_baseline_less_than_a_millisecond() {
+    let mut sim = settled();
+    let start = sim.ctrl.last_decision().baseline_ms.unwrap();
+    // 10 minutes at 50 ms: a loaded link with 60-120 ms of queue on top of the base RTT.
+    for i in 0..12_000 {
+        let queue = 60.0 + (i % 7) as f64 * 10.0;
+        let d = sim.at(BASE + queue, 1.0);
+        assert!(d.directions.download.rate.bps() >= 45_000_000);
+    }
+    let end = sim.ctrl.last_decision().baseline_ms.unwrap();
+    assert!(
+        (end - start).abs() < 1.0,
+        "baseline moved from {start} to {end}"
+    );
+    assert_eq!(
+        dl(sim.ctrl.last_decision()),
+        45_000_000,
+        "sustained RED reaches floor_red"
+    );
+}
+
+#[test]
+fn recovery_ramps_by_step_up_after_green_required_cycles_while_used() {
+    let mut sim = settled();
+    for _ in 0..40 {
+        sim.at(BASE + 100.0, 1.0);
+    }
+    // Let the load EWMA drain the delay; then count GREEN cycles.
+    let mut rates = Vec::new();
+    let mut reasons = Vec::new();
+    for _ in 0..30 {
+        let d = sim.at(BASE, 1.0);
+        if d.directions.download.state == Zone::Green {
+            rates.push(dl(&d));
+            reasons.push(d.directions.download.reason);
+        }
+    }
+    // green_required = 4: three holds, then +3 Mbit every cycle.
+    assert_eq!(&reasons[..3], &[Reason::GreenHold; 3]);
+    for pair in rates[3..].windows(2) {
+        assert_eq!(pair[1], (pair[0] + 3_000_000).min(95_000_000), "{rates:?}");
+    }
+    assert!(rates[3] > rates[2]);
+}
+
+#[test]
+fn an_idle_link_does_not_climb() {
+    let mut sim = settled();
+    for _ in 0..40 {
+        sim.at(BASE + 100.0, 1.0);
+    }
+    let low = dl(sim.ctrl.last_decision());
+    // No samples at all: everything holds, and the decision says why.
+    for _ in 0..1000 {
+        let d = sim.cycle(&[], super::helpers::both(0.0));
+        assert!(!d.had_samples);
+        assert_eq!(d.directions.download.reason, Reason::Idle);
+        assert_eq!(dl(&d), low);
+    }
+    // Samples at the baseline but nothing sent: it may relax towards base (80 Mbit), never step past it.
+    for _ in 0..20_000 {
+        let d = sim.at(BASE, 0.0);
+        assert!(dl(&d) <= 80_000_000, "{d:?}");
+        assert_ne!(d.directions.download.reason, Reason::StepUp);
+    }
+    assert!(
+        dl(sim.ctrl.last_decision()) > low,
+        "relaxation towards base happens"
+    );
+}
+
+#[test]
+fn an_unused_link_relaxes_down_towards_base() {
+    let mut sim = settled();
+    assert_eq!(dl(sim.ctrl.last_decision()), 95_000_000);
+    let mut last = 95_000_000;
+    for _ in 0..40 * 60 * 20 {
+        let d = sim.at(BASE, 0.05);
+        assert!(dl(&d) <= last);
+        last = dl(&d);
+    }
+    assert!((80_000_000..81_000_000).contains(&last), "{last}");
+}
+
+#[test]
+fn the_baseline_follows_a_path_change_on_an_idle_link_within_its_time_constant() {
+    let mut sim = settled();
+    // The path gets 30 ms longer; nothing is sent (idle).
+    for _ in 0..(60 * 20) {
+        sim.at(BASE + 30.0, 0.0);
+    }
+    let baseline = sim.ctrl.last_decision().baseline_ms.unwrap();
+    // One time constant covers 1 - 1/e = 63 % of the change.
+    assert!((baseline - (BASE + 30.0 * 0.632)).abs() < 1.0, "{baseline}");
+}
+
+#[test]
+fn coming_down_from_soft_red_into_the_yellow_band_is_yellow_not_green() {
+    let mut sim = settled();
+    for _ in 0..10 {
+        sim.at(BASE + 60.0, 1.0);
+    }
+    let before = dl(sim.ctrl.last_decision());
+    // Load EWMA at tau 100 ms settles within a few cycles; delta ends in the YELLOW band.
+    for _ in 0..10 {
+        let d = sim.at(BASE + 20.0, 1.0);
+        assert_ne!(d.directions.download.state, Zone::Green, "{d:?}");
+        assert!(dl(&d) <= before);
+    }
+}
+
+#[test]
+fn the_dwell_holds_without_reporting_green_and_then_decreases() {
+    let mut sim = settled();
+    let start = dl(sim.ctrl.last_decision());
+    // Enough to put the load EWMA's delta into the YELLOW band (15..45 ms) in one cycle.
+    let d1 = sim.at(BASE + 60.0, 1.0);
+    assert_eq!(d1.directions.download.state, Zone::Yellow);
+    assert_eq!(d1.directions.download.reason, Reason::YellowDwell);
+    assert_eq!(dl(&d1), start);
+    let d2 = sim.at(BASE + 60.0, 1.0);
+    assert_ne!(d2.directions.download.reason, Reason::YellowDwell);
+    assert!(dl(&d2) < start);
+}
+
+#[test]
+fn floors_never_raise_the_rate() {
+    let mut sim = settled();
+    for _ in 0..200 {
+        sim.at(BASE + 200.0, 1.0);
+    }
+    assert_eq!(dl(sim.ctrl.last_decision()), 45_000_000);
+    // Straight back to GREEN: Python would jump to floor_green (80 Mbit). Here the rate climbs by steps.
+    let mut previous = 45_000_000;
+    for _ in 0..40 {
+        let d = sim.at(BASE, 1.0);
+        assert!(dl(&d) <= previous + 3_000_000, "{d:?}");
+        previous = dl(&d);
+    }
+}
+
+#[test]
+fn rejected_samples_are_counted_and_never_used() {
+    let mut sim = settled();
+    let baseline = sim.ctrl.last_decision().baseline_ms;
+    let d = sim.cycle(&[0.0, 20_000.0], super::helpers::both(1.0));
+    assert!(!d.had_samples);
+    assert_eq!(d.samples.invalid, 2);
+    assert_eq!(d.rejected_total, 2);
+    assert_eq!(d.baseline_ms, baseline);
+}
