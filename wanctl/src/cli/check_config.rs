@@ -71,7 +71,7 @@ fn summary(config: &Config) -> String {
 }
 
 fn pending_sections(config: &Config) -> Vec<String> {
-    let mut pending: Vec<String> = config
+    config
         .wans
         .iter()
         .flat_map(|wan| {
@@ -79,9 +79,5 @@ fn pending_sections(config: &Config) -> Vec<String> {
                 .into_iter()
                 .map(move |section| format!("wans[{}].{section}", wan.name))
         })
-        .collect();
-    if config.steering.is_some() {
-        pending.push("steering".into());
-    }
-    pending
+        .collect()
 }

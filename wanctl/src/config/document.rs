@@ -7,6 +7,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 
+use crate::{
+    control::ControlConfig, probe::active::ActiveProbeConfig, signal::source_policy::SourcePolicy,
+    steering::SteeringConfig,
+};
+
 use super::{
     ConfigError, ServiceConfig,
     load::{self, Document, Loaded},
@@ -26,10 +31,10 @@ pub struct Config {
     pub service: ServiceConfig,
     /// The links to control, one entry per WAN.
     pub wans: Vec<WanConfig>,
-    // Extension point: steering across WANs (`steering::SteeringConfig`), typed at integration.
-    /// Multi-WAN steering (issue 8). Accepted, validated once the steering component is built in.
+    /// Multi-WAN steering: new latency-sensitive connections move to the alternate WAN while the primary is
+    /// congested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub steering: Option<PendingSection>,
+    pub steering: Option<SteeringConfig>,
 }
 
 /// One WAN link.
@@ -40,18 +45,21 @@ pub struct WanConfig {
     pub name: String,
     /// The Linux network interface that carries this WAN's traffic (e.g. `eth0`, `ppp0`).
     pub interface: String,
-    // Extension points: each component replaces its `PendingSection` by its typed section at integration
-    // (`control::ControlConfig`, `probe::ebpf::ProbeConfig`, the active-probe section, `shaper::cake::CakeConfig`,
-    // `shaper::routeros::RouterOsConfig`). Until then their content is kept but not checked.
-    /// Control core: thresholds, floors, ceilings, cycle (issue 4). Not validated by this build yet.
+    /// Control core: thresholds, floors, ceilings, time constants, cycle.
+    pub control: ControlConfig,
+    /// Which RTT samples drive the controller: `passive` (eBPF, the default), `active` (ICMP probes only) or
+    /// `passive_with_fallback` (probes while real traffic gives no samples).
+    #[serde(default)]
+    pub rtt_source: SourcePolicy,
+    /// Active ICMP probes with reflectors; required when `rtt_source` uses them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub control: Option<PendingSection>,
-    /// Passive eBPF RTT probe (issue 3). Not validated by this build yet.
+    pub active_probe: Option<ActiveProbeConfig>,
+    // Extension points: components not built in yet keep a `PendingSection` (content kept, not checked) until
+    // their typed section replaces it (`probe::ebpf::ProbeConfig`, `shaper::cake::CakeConfig`,
+    // `shaper::routeros::RouterOsConfig`).
+    /// Passive eBPF RTT probe settings. Not validated by this build yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<PendingSection>,
-    /// Active ICMP probes with reflectors (issue 9). Not validated by this build yet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub active_probes: Option<PendingSection>,
     /// Local CAKE sink (issue 5). Not validated by this build yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cake: Option<PendingSection>,
@@ -64,9 +72,7 @@ impl WanConfig {
     /// Names of component sections present but not yet checked by this build.
     pub fn pending_sections(&self) -> Vec<&'static str> {
         [
-            ("control", &self.control),
             ("probe", &self.probe),
-            ("active_probes", &self.active_probes),
             ("cake", &self.cake),
             ("routeros", &self.routeros),
         ]

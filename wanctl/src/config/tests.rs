@@ -17,11 +17,16 @@ fn one_error(text: &str) -> String {
     errors.into_iter().next().unwrap()
 }
 
-const MINIMAL: &str = "schema_version: 1\nwans:\n  - name: wan1\n    interface: eth0\n";
+/// The smallest control section: each direction needs its ceiling, lowest floor and step.
+const CONTROL: &str = "    control: {download: {ceiling: 95Mbit, floor_red: 20Mbit, step_up: 1Mbit}, upload: {ceiling: 18Mbit, floor_red: 4Mbit, step_up: 1Mbit}}\n";
+
+fn minimal() -> String {
+    format!("schema_version: 1\nwans:\n  - name: wan1\n    interface: eth0\n{CONTROL}")
+}
 
 #[test]
 fn minimal_config_gets_safe_defaults() {
-    let loaded = load_config_str(MINIMAL, Path::new("wanctl.yaml")).unwrap();
+    let loaded = load_config_str(&minimal(), Path::new("wanctl.yaml")).unwrap();
     assert!(loaded.notices.is_empty());
     let service = &loaded.document.service;
     assert_eq!(service.http_listen.to_string(), "127.0.0.1:9101");
@@ -78,9 +83,11 @@ fn golden_value_errors_name_position_and_field() {
 
 #[test]
 fn golden_validation_reports_every_problem() {
-    let text = "schema_version: 1\nservice:\n  http_listen: 0.0.0.0:9101\nwans:\n  - name: wan1\n    interface: eth0\n    cake: 3\n  - name: wan1\n    interface: eth0\n  - name: \"bad name\"\n    interface: this-name-is-too-long\n";
+    let text = format!(
+        "schema_version: 1\nservice:\n  http_listen: 0.0.0.0:9101\nwans:\n  - name: wan1\n    interface: eth0\n{CONTROL}    cake: 3\n  - name: wan1\n    interface: eth0\n{CONTROL}  - name: \"bad name\"\n    interface: this-name-is-too-long\n{CONTROL}    rtt_source: active\n"
+    );
     assert_eq!(
-        errors(text),
+        errors(&text),
         [
             "wanctl.yaml: service.http_listen: 0.0.0.0:9101 is not a loopback address; /health and /metrics have no authentication. Set `service.allow_remote_http: true` to expose them anyway",
             "wanctl.yaml: wans[0].cake: must be a mapping of keys",
@@ -88,10 +95,13 @@ fn golden_validation_reports_every_problem() {
             "wanctl.yaml: wans[1].interface: `eth0` is already used by wans[0]; one loop per interface",
             "wanctl.yaml: wans[2].name: `bad name` contains ` `; use letters, digits, `_`, `-`, `.`",
             "wanctl.yaml: wans[2].interface: `this-name-is-too-long` must have 1 to 15 bytes (Linux IFNAMSIZ)",
+            "wanctl.yaml: wans[2].rtt_source: `active` needs an `active_probe` section with reflectors",
         ]
     );
-    let allowed = "schema_version: 1\nservice:\n  http_listen: 0.0.0.0:9101\n  allow_remote_http: true\nwans:\n  - name: wan1\n    interface: eth0\n";
-    assert!(load_config_str(allowed, Path::new("x")).is_ok());
+    let allowed = format!(
+        "schema_version: 1\nservice:\n  http_listen: 0.0.0.0:9101\n  allow_remote_http: true\nwans:\n  - name: wan1\n    interface: eth0\n{CONTROL}"
+    );
+    assert!(load_config_str(&allowed, Path::new("x")).is_ok());
 }
 
 #[test]
@@ -116,8 +126,10 @@ fn golden_schema_versions() {
 
 #[test]
 fn version_0_is_migrated_and_says_so() {
-    let v0 = "schema_version: 0\nhealth_listen: 127.0.0.1:9200\nwans:\n  - name: wan1\n    iface: eth0\n";
-    let loaded = load_config_str(v0, Path::new("old.yaml")).unwrap();
+    let v0 = format!(
+        "schema_version: 0\nhealth_listen: 127.0.0.1:9200\nwans:\n  - name: wan1\n    iface: eth0\n{CONTROL}"
+    );
+    let loaded = load_config_str(&v0, Path::new("old.yaml")).unwrap();
     assert_eq!(loaded.document.schema_version, 1);
     assert_eq!(loaded.document.wans[0].interface, "eth0");
     assert_eq!(loaded.document.service.http_listen.port(), 9200);
@@ -131,7 +143,7 @@ fn version_0_is_migrated_and_says_so() {
     let bad = "schema_version: 0\nwans:\n  - name: wan1\n    iface: eth0\n    colour: red\n";
     assert_eq!(
         one_error(bad),
-        "wanctl.yaml: wans[0]: unknown key `colour`; expected one of: name, interface, control, probe, active_probes, cake, routeros"
+        "wanctl.yaml: wans[0]: unknown key `colour`; expected one of: name, interface, control, rtt_source, active_probe, probe, cake, routeros"
     );
     let both = "schema_version: 0\nwans:\n  - name: wan1\n    iface: eth0\n    interface: eth1\n";
     assert_eq!(

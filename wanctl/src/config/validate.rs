@@ -6,6 +6,7 @@ use std::{collections::HashMap, path::Path, time::Duration};
 use serde_yaml_ng::Value;
 
 use super::{Config, ConfigError};
+use crate::signal::source_policy::SourcePolicy;
 
 /// Longest WAN name: it ends up in file names, metric labels and STATUS lines.
 const MAX_WAN_NAME: usize = 32;
@@ -84,10 +85,26 @@ pub fn validate(config: &Config, source: &Path) -> Result<(), Vec<ConfigError>> 
                 ),
             );
         }
+        if let Err(e) = wan.control.validate() {
+            error(format!("{at}.control.{}", e.field), e.rule);
+        }
+        match (&wan.active_probe, wan.rtt_source) {
+            (Some(active), _) => {
+                if let Err(e) = active.validate() {
+                    error(format!("{at}.active_probe.{}", e.field), e.reason);
+                }
+            }
+            (None, SourcePolicy::Passive) => {}
+            (None, policy) => error(
+                format!("{at}.rtt_source"),
+                format!(
+                    "`{}` needs an `active_probe` section with reflectors",
+                    serde_yaml_ng::to_string(&policy).unwrap_or_default().trim()
+                ),
+            ),
+        }
         for (name, section) in [
-            ("control", &wan.control),
             ("probe", &wan.probe),
-            ("active_probes", &wan.active_probes),
             ("cake", &wan.cake),
             ("routeros", &wan.routeros),
         ] {
@@ -98,10 +115,21 @@ pub fn validate(config: &Config, source: &Path) -> Result<(), Vec<ConfigError>> 
             }
         }
     }
-    if let Some(section) = &config.steering
-        && !matches!(section.0, Value::Mapping(_))
-    {
-        error("steering".into(), "must be a mapping of keys".into());
+    if let Some(steering) = &config.steering {
+        if let Err(e) = steering.validate() {
+            error(format!("steering.{}", e.field), e.reason);
+        }
+        for (field, name) in [
+            ("primary", &steering.primary),
+            ("alternate", &steering.alternate),
+        ] {
+            if !config.wans.iter().any(|wan| &wan.name == name) {
+                error(
+                    format!("steering.{field}"),
+                    format!("`{name}` is not the name of a configured WAN"),
+                );
+            }
+        }
     }
     if errors.is_empty() {
         Ok(())
