@@ -1,5 +1,7 @@
 //! The daemon: control loop per WAN, systemd notify and watchdog, signals, health and metrics.
 
+mod clock;
+mod control_cycle;
 mod credentials;
 pub mod health;
 pub mod http;
@@ -10,11 +12,14 @@ mod reload;
 mod runtime;
 mod shutdown;
 mod signals;
+mod sink;
 pub mod telemetry;
 mod wan_loop;
 mod warn_limit;
 pub mod watchdog;
 
+pub use clock::monotonic_now;
+pub use control_cycle::{Collected, ControlCycle, SampleSource};
 pub use credentials::{CredentialError, read_credential, read_credential_from_env};
 pub use health::{HealthReport, LinkState, WanHealth};
 pub use lock::{InstanceLock, LockError};
@@ -23,6 +28,7 @@ pub use reload::{LoadFn, ReloadOutcome, Reloader};
 pub use runtime::{ServiceRuntime, StartError};
 pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};
 pub use signals::{SignalEvent, Signals};
+pub use sink::{BoxFuture, Sink};
 pub use telemetry::{CycleReport, ShaperReport, SteeringReport, Telemetry};
 pub use wan_loop::{LoopContext, LoopStats, WanCycle, run_wan_loop};
 pub use warn_limit::RateLimitedWarn;
