@@ -5,6 +5,7 @@ mod build_ebpf;
 mod cmd;
 mod setup;
 mod test;
+mod vm;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,8 @@ enum Command {
     Test(test::Args),
     /// Run a benchmark (`cargo xtask bench <name>`); prints JSON.
     Bench(bench::Args),
+    /// Run programs or the VM tests in a qemu VM with Debian's 6.12 kernel (real sch_cake).
+    Vm(vm::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +36,7 @@ fn main() -> std::process::ExitCode {
         Command::BuildEbpf(args) => build_ebpf::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Vm(args) => vm::main(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
