@@ -79,7 +79,7 @@ impl Outcome {
         let end = format!("{} step {name} exit", initramfs::MARK);
         self.lines
             .iter()
-            .skip_while(|l| l.trim() != start)
+            .skip_while(|l| !l.trim().ends_with(&start))
             .skip(1)
             .take_while(|l| !l.trim().starts_with(&end))
             .map(String::as_str)
@@ -113,7 +113,11 @@ fn parse(steps: &[Step], console: qemu::Console) -> Outcome {
     let mut current: Option<usize> = None;
     for line in &console.lines {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix(initramfs::MARK) {
+        // The console may put terminal escapes in front of a marker.
+        if let Some(rest) = line
+            .find(initramfs::MARK)
+            .map(|i| &line[i + initramfs::MARK.len()..])
+        {
             let words: Vec<&str> = rest.split_whitespace().collect();
             match words.as_slice() {
                 ["step", name, "start"] => current = results.iter().position(|r| r.name == *name),
