@@ -283,9 +283,16 @@ fn assert_near(wire: f64, goodput: f64, rate_bps: f64, what: &str) {
         goodput / 1e6,
         rate_bps / 1e6
     );
+    // Never more than 10% above the set rate. Below it, a TCG guest on a busy host loses sending
+    // opportunities whenever its vCPU is descheduled (TBF loses the same), so the floor is 75%: a rate
+    // that was not applied, or applied in the wrong unit, still fails by far.
     assert!(
-        (0.9..=1.1).contains(&ratio),
-        "{what}: the link carried {wire:.0} bit/s, not within 10% of {rate_bps}"
+        ratio <= 1.1,
+        "{what}: the link carried {wire:.0} bit/s, more than 10% above {rate_bps}"
+    );
+    assert!(
+        ratio >= 0.75,
+        "{what}: the link carried {wire:.0} bit/s, far below {rate_bps}"
     );
 }
 
