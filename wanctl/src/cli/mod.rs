@@ -1,6 +1,8 @@
 //! Subcommands of the `wanctl` binary. Each lives in its own file and returns an exit code.
 
+pub mod check_cake;
 mod logging;
+pub mod shaper;
 mod version;
 
 use std::process::ExitCode;
@@ -22,6 +24,10 @@ pub struct Cli {
 pub enum Command {
     /// Print version and build facts (embedded eBPF object size).
     Version(version::Args),
+    /// Audit the configured CAKE qdiscs against the configuration; `--fix` corrects them.
+    CheckCake(check_cake::Args),
+    /// Manage the local shaper (`wanctl shaper remove`).
+    Shaper(shaper::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -31,5 +37,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Version(args) => version::run(&args),
+        Command::CheckCake(args) => check_cake::run(&args),
+        Command::Shaper(args) => shaper::run(&args),
     }
 }

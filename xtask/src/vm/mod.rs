@@ -195,7 +195,7 @@ pub fn build_tests(tests: &[&str], release: bool) -> anyhow::Result<Vec<(String,
     for test in tests {
         command.args(["--test", test]);
     }
-    executables(&mut command)
+    executables(&mut command, true)
 }
 
 /// Builds the binary `bin` of `wanctl-tests` in release mode and returns its path.
@@ -212,14 +212,15 @@ pub fn build_bin(bin: &str) -> anyhow::Result<PathBuf> {
         "--bin",
         bin,
     ]);
-    executables(&mut command)?
+    executables(&mut command, false)?
         .into_iter()
         .map(|(_, path)| path)
         .next()
         .with_context(|| format!("cargo built no executable for {bin}"))
 }
 
-fn executables(command: &mut Command) -> anyhow::Result<Vec<(String, PathBuf)>> {
+/// Executables cargo reported: test harnesses when `tests`, otherwise binaries.
+fn executables(command: &mut Command, tests: bool) -> anyhow::Result<Vec<(String, PathBuf)>> {
     println!("$ {}", cmd::describe(command));
     let out = command.stderr(std::process::Stdio::inherit()).output()?;
     if !out.status.success() {
@@ -236,7 +237,13 @@ fn executables(command: &mut Command) -> anyhow::Result<Vec<(String, PathBuf)>> 
         ) else {
             continue;
         };
-        found.push((name.to_string(), PathBuf::from(path)));
+        let is_test = message
+            .pointer("/profile/test")
+            .and_then(serde_json::Value::as_bool)
+            == Some(true);
+        if is_test == tests {
+            found.push((name.to_string(), PathBuf::from(path)));
+        }
     }
     Ok(found)
 }
@@ -326,4 +333,24 @@ pub fn run_tests(tests: &[String], args: &[String]) -> anyhow::Result<Tally> {
         passed: outcome.steps.iter().map(|s| s.passed).sum(),
         failed: outcome.steps.iter().map(|s| s.failed).sum(),
     })
+}
+
+/// Builds benchmark `bin` in release mode, runs it in the VM and prints its JSON line.
+pub fn bench(bin: &str, args: &[String]) -> anyhow::Result<()> {
+    let program = build_bin(bin)?;
+    let step = Step {
+        name: bin.to_string(),
+        program,
+        args: args.to_vec(),
+    };
+    let outcome = run(&[step], DEFAULT_MODULES, Duration::from_secs(900))?;
+    report(&outcome)?;
+    let json = outcome
+        .step_output(bin)
+        .into_iter()
+        .rev()
+        .find(|line| line.trim_start().starts_with('{'))
+        .with_context(|| format!("{bin} printed no JSON"))?;
+    println!("{}", json.trim());
+    Ok(())
 }

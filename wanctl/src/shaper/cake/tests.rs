@@ -264,3 +264,26 @@ fn handles_print_like_tc() {
     assert_eq!(handle_text(CAKE_HANDLE), "1:");
     assert_eq!(handle_text(0x8001_0000), "8001:");
 }
+
+#[test]
+fn kernel_errors_become_actionable_messages() {
+    use super::{error::CakeError, netlink::NlError};
+    let nl = |errno| NlError {
+        errno,
+        text: String::new(),
+    };
+    let e = CakeError::netlink("RTM_NEWQDISC cake change", "eth0", nl(libc::EOPNOTSUPP));
+    assert!(matches!(e, CakeError::CakeMq { .. }), "{e:?}");
+    assert!(e.to_string().contains("cake_mq"), "{e}");
+    let e = CakeError::netlink("RTM_GETLINK", "eth9", nl(libc::ENODEV));
+    assert_eq!(
+        e.to_string().split(':').next(),
+        Some("no such device `eth9`")
+    );
+    let e = CakeError::netlink("RTM_NEWQDISC cake change", "eth0", nl(libc::EPERM));
+    assert!(
+        e.to_string()
+            .starts_with("RTM_NEWQDISC cake change on eth0 failed"),
+        "{e}"
+    );
+}
