@@ -4,6 +4,7 @@
 //! (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32), and removes what it made on drop,
 //! including when a test panics.
 
+pub mod cake;
 pub mod netns;
 pub mod tc;
 pub mod traffic;

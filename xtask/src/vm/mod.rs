@@ -278,7 +278,7 @@ pub enum VmCommand {
 }
 
 /// The VM test targets of `wanctl-tests`.
-pub const VM_TESTS: &[&str] = &["cake_vm"];
+pub const VM_TESTS: &[&str] = &["cake_vm", "cake_vm_lifecycle"];
 
 pub fn main(args: &Args) -> anyhow::Result<()> {
     match &args.command {
