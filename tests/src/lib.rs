@@ -5,5 +5,8 @@
 //! including when a test panics.
 
 pub mod active_topology;
+pub mod cake;
 pub mod netns;
 pub mod steering_topology;
+pub mod tc;
+pub mod traffic;

@@ -14,8 +14,14 @@ pub struct Args {
     pub rest: Vec<String>,
 }
 
+/// Benchmarks that need the VM's kernel (sch_cake); they run there through `cargo xtask vm`.
+const IN_VM: &[&str] = &["shaper"];
+
 pub fn run(args: &Args) -> anyhow::Result<()> {
     build_ebpf::run(&build_ebpf::Args { release: true })?;
+    if IN_VM.contains(&args.name.as_str()) {
+        return crate::vm::bench(&format!("bench-{}", args.name), &args.rest);
+    }
     cmd::run(
         Command::new("cargo")
             .current_dir(cmd::repo_root())

@@ -5,6 +5,7 @@ mod build_ebpf;
 mod cmd;
 mod setup;
 mod test;
+mod vm;
 
 use clap::{Parser, Subcommand};
 
@@ -27,6 +28,8 @@ enum Command {
     Bench(bench::Args),
     /// The demo lab: real TCP through a changing bottleneck, with and without wanctl.
     Demo,
+    /// Run programs or the VM tests in a qemu VM with Debian's 6.12 kernel (real sch_cake).
+    Vm(vm::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo => Err(anyhow::anyhow!(
             "the demo lab is not built yet (it is the closed-loop lab issue); `cargo xtask test` works today"
         )),
+        Command::Vm(args) => vm::main(&args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

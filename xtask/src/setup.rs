@@ -35,6 +35,9 @@ pub struct Args {}
 pub fn run(_args: &Args) -> anyhow::Result<()> {
     install_packages()?;
     install_bpf_linker()?;
+    // The VM tests' kernel (real sch_cake), cached in the repository's gitignored .cache/vm.
+    let kernel = crate::vm::kernel::ensure().context("VM kernel")?;
+    println!("setup: VM kernel ready at {}", kernel.image.display());
     println!("setup: ready (packages and bpf-linker with LLVM {LLVM_MAJOR})");
     Ok(())
 }

@@ -15,13 +15,16 @@ pub struct Args {
     /// Skip the privileged tests (network namespaces, eBPF) instead of failing when not root.
     #[arg(long)]
     pub unprivileged: bool,
+    /// Skip the VM tests (qemu with Debian's kernel: real sch_cake).
+    #[arg(long)]
+    pub no_vm: bool,
 }
 
 /// Tallies of one phase or of the whole run.
 #[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    passed: u64,
-    failed: u64,
+pub(crate) struct Tally {
+    pub(crate) passed: u64,
+    pub(crate) failed: u64,
 }
 
 struct Phase {
@@ -110,8 +113,38 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             tally: None,
         });
     }
+    phases.push(vm_phase(args.no_vm));
 
     report(&phases)
+}
+
+/// The VM tests: one qemu boot runs them all; the phase fails on any failure or timeout.
+fn vm_phase(skip: bool) -> Phase {
+    let name = "vm (qemu, Debian 6.12 kernel: sch_cake)";
+    if skip {
+        println!("test: skipping VM tests (--no-vm)");
+        return Phase {
+            name,
+            ok: true,
+            tally: None,
+        };
+    }
+    println!("\n== {name}");
+    match crate::vm::run_tests(&[], &[]) {
+        Ok(tally) => Phase {
+            name,
+            ok: true,
+            tally: Some(tally),
+        },
+        Err(error) => {
+            eprintln!("{error:#}");
+            Phase {
+                name,
+                ok: false,
+                tally: None,
+            }
+        }
+    }
 }
 
 fn check(name: &'static str, command: &mut Command) -> Phase {
@@ -155,7 +188,7 @@ fn tests(name: &'static str, command: &mut Command) -> Phase {
 }
 
 /// Reads "test result: ok. 12 passed; 0 failed; 3 ignored; ...".
-fn parse_result_line(line: &str) -> Option<Tally> {
+pub(crate) fn parse_result_line(line: &str) -> Option<Tally> {
     let rest = line.trim().strip_prefix("test result: ")?;
     let count = |label: &str| {
         rest.split(';')

@@ -1,9 +1,11 @@
 //! Subcommands of the `wanctl` binary. Each lives in its own file and returns an exit code.
 
+pub mod check_cake;
 pub mod check_config;
 pub mod config_schema;
 mod logging;
 pub mod replay;
+pub mod shaper;
 pub mod status;
 mod version;
 
@@ -34,6 +36,10 @@ pub enum Command {
     Status(status::Args),
     /// Run the control core over a recorded trace and print each cycle's state and rates.
     Replay(replay::Args),
+    /// Audit the configured CAKE qdiscs against the configuration; `--fix` corrects them.
+    CheckCake(check_cake::Args),
+    /// Manage the local shaper (`wanctl shaper remove`).
+    Shaper(shaper::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -47,5 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config_schema::run(&args),
         Command::Status(args) => status::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::CheckCake(args) => check_cake::run(&args),
+        Command::Shaper(args) => shaper::run(&args),
     }
 }
