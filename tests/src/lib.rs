@@ -5,3 +5,4 @@
 //! including when a test panics.
 
 pub mod netns;
+pub mod routeros_emulator;

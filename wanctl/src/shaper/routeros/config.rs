@@ -1,0 +1,365 @@
+//! Per-router configuration: where the router is, how to authenticate, which queues get which direction,
+//! and how politely to write (timeouts, rate limit, deadband, retries, circuit breaker).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::error::RouterOsError;
+use crate::{config::DurationSpec, signal::Direction};
+
+/// One MikroTik router driven over its REST API (RouterOS v7.1+; plain HTTP needs v7.9+).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouterOsConfig {
+    /// Router address or host name; must match the certificate's subject alternative name.
+    pub host: String,
+    /// TCP port; default 443 for https, 80 for http.
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// `https` (default) or `http` (needs `allow_plain_http: true`).
+    #[serde(default)]
+    pub scheme: Scheme,
+    /// PEM file with the CA that signed the router's certificate (RouterOS `/certificate export-certificate`).
+    /// Without it, the system's trust store is used.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate. For lab use only; a warning is logged at every start.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
+    /// Allow `scheme: http` (password in clear text). A warning is logged at every start.
+    #[serde(default)]
+    pub allow_plain_http: bool,
+    /// RouterOS user (group with `read,write,rest-api` policies).
+    pub user: String,
+    /// systemd credential name: the password is read from `$CREDENTIALS_DIRECTORY/<name>`.
+    #[serde(default)]
+    pub password_credential: Option<String>,
+    /// File holding the password; refused if group or others can read it.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Which queue shapes which direction.
+    pub queues: QueueMap,
+    /// Timeout of one HTTP request.
+    #[serde(default = "default_request_timeout")]
+    #[schemars(with = "String")]
+    pub request_timeout: DurationSpec,
+    /// Write rate limit (RouterOS persists queue changes to flash).
+    #[serde(default)]
+    pub rate_limit: RateLimitConfig,
+    /// Changes smaller than this percentage of the rate on the router are not written.
+    #[serde(default = "default_deadband_percent")]
+    pub deadband_percent: f64,
+    /// Backoff between failed attempts.
+    #[serde(default)]
+    pub retry: RetryConfig,
+    /// Stops calling a router that keeps failing.
+    #[serde(default)]
+    pub circuit_breaker: BreakerConfig,
+    /// How often the writer reads queue statistics when it has nothing to write; `null` never.
+    #[serde(default = "default_stats_interval")]
+    #[schemars(with = "Option<String>")]
+    pub stats_interval: Option<DurationSpec>,
+}
+
+/// URL scheme of the REST API.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Scheme {
+    #[default]
+    Https,
+    Http,
+}
+
+/// The queue of each direction; a direction without a queue is not shaped on this router.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueMap {
+    #[serde(default)]
+    pub download: Option<QueueRef>,
+    #[serde(default)]
+    pub upload: Option<QueueRef>,
+}
+
+impl QueueMap {
+    /// The queue of `direction`.
+    pub fn get(&self, direction: Direction) -> Option<&QueueRef> {
+        match direction {
+            Direction::Download => self.download.as_ref(),
+            Direction::Upload => self.upload.as_ref(),
+        }
+    }
+}
+
+/// A queue by name: `{tree: NAME}` (`/queue/tree`, one direction) or `{simple: NAME}` (`/queue/simple`,
+/// whose `max-limit` is `upload/download`; both directions may name the same simple queue).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum QueueRef {
+    Tree(String),
+    Simple(String),
+}
+
+impl QueueRef {
+    /// The queue's `name` on the router.
+    pub fn name(&self) -> &str {
+        match self {
+            QueueRef::Tree(name) | QueueRef::Simple(name) => name,
+        }
+    }
+
+    /// REST menu path, e.g. `queue/tree`.
+    pub fn menu(&self) -> &'static str {
+        match self {
+            QueueRef::Tree(_) => "queue/tree",
+            QueueRef::Simple(_) => "queue/simple",
+        }
+    }
+}
+
+impl std::fmt::Display for QueueRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "/{} `{}`", self.menu(), self.name())
+    }
+}
+
+/// At most `max_writes` queue writes per sliding `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    #[serde(default = "default_max_writes")]
+    pub max_writes: u32,
+    #[serde(default = "default_window")]
+    #[schemars(with = "String")]
+    pub window: DurationSpec,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            max_writes: default_max_writes(),
+            window: default_window(),
+        }
+    }
+}
+
+/// Exponential backoff after a failed request: `initial`, doubling, capped at `max`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryConfig {
+    #[serde(default = "default_initial_backoff")]
+    #[schemars(with = "String")]
+    pub initial_backoff: DurationSpec,
+    #[serde(default = "default_max_backoff")]
+    #[schemars(with = "String")]
+    pub max_backoff: DurationSpec,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+        }
+    }
+}
+
+/// After `failures` consecutive failures, no request for `open_for`; then one probe decides.
+/// A rejected password opens it for `auth_open_for` at once (no retry storm against a router that logs
+/// and may block failed logins).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakerConfig {
+    #[serde(default = "default_failures")]
+    pub failures: u32,
+    #[serde(default = "default_open_for")]
+    #[schemars(with = "String")]
+    pub open_for: DurationSpec,
+    #[serde(default = "default_auth_open_for")]
+    #[schemars(with = "String")]
+    pub auth_open_for: DurationSpec,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failures: default_failures(),
+            open_for: default_open_for(),
+            auth_open_for: default_auth_open_for(),
+        }
+    }
+}
+
+fn default_request_timeout() -> DurationSpec {
+    DurationSpec::from_secs(2)
+}
+fn default_deadband_percent() -> f64 {
+    1.0
+}
+fn default_stats_interval() -> Option<DurationSpec> {
+    Some(DurationSpec::from_secs(5))
+}
+fn default_max_writes() -> u32 {
+    5
+}
+fn default_window() -> DurationSpec {
+    DurationSpec::from_secs(10)
+}
+fn default_initial_backoff() -> DurationSpec {
+    DurationSpec::from_millis(250)
+}
+fn default_max_backoff() -> DurationSpec {
+    DurationSpec::from_secs(5)
+}
+fn default_failures() -> u32 {
+    3
+}
+fn default_open_for() -> DurationSpec {
+    DurationSpec::from_secs(10)
+}
+fn default_auth_open_for() -> DurationSpec {
+    DurationSpec::from_secs(300)
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> RouterOsError {
+    RouterOsError::Config {
+        field: field.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl RouterOsConfig {
+    /// Checks what serde cannot; the error names the field.
+    ///
+    /// # Errors
+    /// [`RouterOsError::Config`] naming the first bad field.
+    pub fn validate(&self) -> Result<(), RouterOsError> {
+        if self.host.trim().is_empty() || self.host.contains(['/', ' ', '@']) {
+            return Err(invalid("host", "expected an address or host name"));
+        }
+        if self.port == Some(0) {
+            return Err(invalid("port", "must be 1-65535"));
+        }
+        if self.scheme == Scheme::Http && !self.allow_plain_http {
+            return Err(invalid(
+                "scheme",
+                "http sends the password in clear text; set allow_plain_http: true to accept that",
+            ));
+        }
+        if self.scheme == Scheme::Http && (self.ca_file.is_some() || self.insecure_skip_verify) {
+            return Err(invalid(
+                "scheme",
+                "ca_file and insecure_skip_verify need https",
+            ));
+        }
+        if self.ca_file.is_some() && self.insecure_skip_verify {
+            return Err(invalid(
+                "insecure_skip_verify",
+                "conflicts with ca_file (verification against the CA would be skipped)",
+            ));
+        }
+        if self.user.is_empty() {
+            return Err(invalid("user", "must not be empty"));
+        }
+        match (&self.password_credential, &self.password_file) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "password_credential",
+                    "set either password_credential or password_file, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(invalid(
+                    "password_credential",
+                    "set password_credential (systemd LoadCredential=) or password_file",
+                ));
+            }
+            (Some(name), None) if name.is_empty() || name.contains('/') || name == ".." => {
+                return Err(invalid(
+                    "password_credential",
+                    "a credential name, not a path",
+                ));
+            }
+            _ => {}
+        }
+        if self.queues.download.is_none() && self.queues.upload.is_none() {
+            return Err(invalid(
+                "queues",
+                "name a queue for download, upload or both",
+            ));
+        }
+        for dir in Direction::ALL {
+            if let Some(queue) = self.queues.get(dir)
+                && queue.name().is_empty()
+            {
+                return Err(invalid(
+                    &format!("queues.{}", dir.as_str()),
+                    "empty queue name",
+                ));
+            }
+        }
+        if let (Some(QueueRef::Tree(d)), Some(QueueRef::Tree(u))) =
+            (&self.queues.download, &self.queues.upload)
+            && d == u
+        {
+            return Err(invalid(
+                "queues.upload",
+                "the same queue tree entry cannot shape both directions",
+            ));
+        }
+        if self.request_timeout.get().is_zero() {
+            return Err(invalid("request_timeout", "must be positive"));
+        }
+        if self.rate_limit.max_writes == 0 {
+            return Err(invalid("rate_limit.max_writes", "must be at least 1"));
+        }
+        if self.rate_limit.window.get().is_zero() {
+            return Err(invalid("rate_limit.window", "must be positive"));
+        }
+        if !(0.0..=50.0).contains(&self.deadband_percent) {
+            return Err(invalid("deadband_percent", "must be between 0 and 50"));
+        }
+        if self.retry.initial_backoff.get().is_zero()
+            || self.retry.max_backoff.get() < self.retry.initial_backoff.get()
+        {
+            return Err(invalid(
+                "retry.max_backoff",
+                "need 0 < initial_backoff <= max_backoff",
+            ));
+        }
+        if self.circuit_breaker.failures == 0 {
+            return Err(invalid("circuit_breaker.failures", "must be at least 1"));
+        }
+        if self.stats_interval.is_some_and(|i| i.get().is_zero()) {
+            return Err(invalid(
+                "stats_interval",
+                "must be positive (or null for never)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The port in use: the configured one or the scheme's default.
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(match self.scheme {
+            Scheme::Https => 443,
+            Scheme::Http => 80,
+        })
+    }
+
+    /// `https://host:port/rest`, with IPv6 literals bracketed.
+    pub fn base_url(&self) -> String {
+        let scheme = match self.scheme {
+            Scheme::Https => "https",
+            Scheme::Http => "http",
+        };
+        let host = if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{scheme}://{host}:{}/rest", self.effective_port())
+    }
+}
