@@ -84,8 +84,7 @@ impl WriterTask {
                     Next::Write(write) => {
                         let slot = self.limiter.next_slot(now, write.decrease);
                         if slot <= now {
-                            self.limiter.record(now);
-                            self.write(write).await;
+                            self.write(write, now).await;
                             continue;
                         }
                         Some(slot)
@@ -151,9 +150,18 @@ impl WriterTask {
         self.succeeded();
     }
 
-    async fn write(&mut self, write: Write) {
+    async fn write(&mut self, write: Write, now: Instant) {
         let seqs = self.seen;
-        match self.client.set_max_limit(&write.queue, write.limit).await {
+        let result = self.client.set_max_limit(&write.queue, write.limit).await;
+        // A write counts against the flash budget when it may have reached the router; a connection
+        // that was refused or failed its handshake wrote nothing.
+        if result.as_ref().map_or_else(
+            |e| e.router_answered() || matches!(e, RouterOsError::Timeout { .. }),
+            |_| true,
+        ) {
+            self.limiter.record(now);
+        }
+        match result {
             Ok(entry) => {
                 self.learn(&write.queue, &entry);
                 for d in write.directions {
