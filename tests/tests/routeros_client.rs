@@ -390,3 +390,80 @@ fn config_errors_name_the_field() {
         .to_string();
     assert!(err.contains("pasword_file"), "{err}");
 }
+
+#[tokio::test]
+async fn a_router_that_never_answers_is_a_timeout_naming_the_host() {
+    let (emu, _dir, mut config) = https_router().await;
+    emu.add_queue_tree("wan-down", "100000000");
+    config.request_timeout = wanctl::config::DurationSpec::from_millis(300);
+    let client = RouterOsClient::new(&config, Password::new(PASSWORD)).unwrap();
+    emu.set_outage(Some(wanctl_tests::routeros_emulator::Outage::BlackHole));
+    let err = client.queue(&tree("wan-down")).await.unwrap_err();
+    assert!(matches!(err, RouterOsError::Timeout { .. }), "{err:?}");
+    assert!(err.to_string().contains("127.0.0.1"), "{err}");
+    emu.set_outage(None);
+    client.queue(&tree("wan-down")).await.unwrap();
+}
+
+/// The emulator answers as RouterOS documents: string values, `*N` ids, error bodies with a numeric
+/// `error`, `message` and (for 400) `detail`.
+#[tokio::test]
+async fn emulator_speaks_the_documented_rest_dialect() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let emu = Emulator::start_http().await;
+    let id = emu.add_queue_tree("wan-down", "100000000");
+    assert!(id.starts_with('*'));
+    let http = reqwest::Client::new();
+    let base = format!("http://{}/rest", emu.addr());
+    let get = |path: &str, auth: bool| {
+        let mut req = http.get(format!("{base}/{path}"));
+        if auth {
+            req = req.basic_auth(wanctl_tests::routeros_emulator::USER, Some(PASSWORD));
+        }
+        req.send()
+    };
+    let list: serde_json::Value = get("queue/tree?name=wan-down", true)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list[0][".id"], id.as_str());
+    assert_eq!(list[0]["max-limit"], "100000000");
+    assert!(list[0]["bytes"].is_string());
+
+    let r = get("queue/tree", false).await.unwrap();
+    assert_eq!(r.status(), 401);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"error": 401, "message": "Unauthorized"})
+    );
+
+    let r = get("queue/tree/*FFFF", true).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"error": 404, "message": "Not Found"})
+    );
+
+    let r = get("queue/nonsense", true).await.unwrap();
+    assert_eq!(r.status(), 400);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["detail"], "no such command or directory (nonsense)");
+
+    let r = http
+        .patch(format!("{base}/queue/tree/{id}"))
+        .basic_auth(wanctl_tests::routeros_emulator::USER, Some(PASSWORD))
+        .body(r#"{"max-limit":"95M"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let updated: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(
+        updated["max-limit"], "95000000",
+        "PATCH returns the updated object"
+    );
+}

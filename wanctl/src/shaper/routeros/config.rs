@@ -9,6 +9,18 @@ use super::error::RouterOsError;
 use crate::{config::DurationSpec, signal::Direction};
 
 /// One MikroTik router driven over its REST API (RouterOS v7.1+; plain HTTP needs v7.9+).
+///
+/// ```yaml
+/// host: 192.0.2.1
+/// ca_file: /etc/wanctl/router-ca.pem      # /certificate export-certificate on the router
+/// user: wanctl                            # group policy read,write,rest-api
+/// password_credential: router-password    # systemd LoadCredential=router-password:/etc/wanctl/router-password
+/// queues:
+///   download: { tree: WAN-Download }
+///   upload: { tree: WAN-Upload }          # or { simple: NAME } for /queue/simple (upload/download pairs)
+/// rate_limit: { max_writes: 5, window: 10s }
+/// deadband_percent: 1.0
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RouterOsConfig {
@@ -96,10 +108,50 @@ impl QueueMap {
 /// A queue by name: `{tree: NAME}` (`/queue/tree`, one direction) or `{simple: NAME}` (`/queue/simple`,
 /// whose `max-limit` is `upload/download`; both directions may name the same simple queue).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase", deny_unknown_fields)]
+#[serde(try_from = "QueueRefYaml", into = "QueueRefYaml")]
 pub enum QueueRef {
     Tree(String),
     Simple(String),
+}
+
+/// How a [`QueueRef`] is written: a map with exactly one of `tree` or `simple` (YAML libraries
+/// read externally tagged enums as `!tags`, which nobody writes by hand).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QueueRefYaml {
+    /// Name of a `/queue/tree` entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
+    /// Name of a `/queue/simple` entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub simple: Option<String>,
+}
+
+impl TryFrom<QueueRefYaml> for QueueRef {
+    type Error = String;
+
+    fn try_from(value: QueueRefYaml) -> Result<Self, String> {
+        match (value.tree, value.simple) {
+            (Some(name), None) => Ok(QueueRef::Tree(name)),
+            (None, Some(name)) => Ok(QueueRef::Simple(name)),
+            _ => Err("give exactly one of `tree: NAME` or `simple: NAME`".to_string()),
+        }
+    }
+}
+
+impl From<QueueRef> for QueueRefYaml {
+    fn from(value: QueueRef) -> Self {
+        match value {
+            QueueRef::Tree(name) => Self {
+                tree: Some(name),
+                simple: None,
+            },
+            QueueRef::Simple(name) => Self {
+                tree: None,
+                simple: Some(name),
+            },
+        }
+    }
 }
 
 impl QueueRef {
@@ -361,5 +413,60 @@ impl RouterOsConfig {
             self.host.clone()
         };
         format!("{scheme}://{host}:{}/rest", self.effective_port())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = "
+host: 192.0.2.1
+ca_file: /etc/wanctl/router-ca.pem
+user: wanctl
+password_credential: router-password
+queues:
+  download: { tree: WAN-Download }
+  upload: { simple: lan }
+rate_limit: { window: 20s }
+";
+
+    #[test]
+    fn yaml_example_reads_with_defaults() {
+        let config: RouterOsConfig = serde_yaml_ng::from_str(EXAMPLE).unwrap();
+        config.validate().unwrap();
+        assert_eq!(
+            config.queues.download,
+            Some(QueueRef::Tree("WAN-Download".into()))
+        );
+        assert_eq!(config.queues.upload, Some(QueueRef::Simple("lan".into())));
+        assert_eq!(config.rate_limit.max_writes, 5);
+        assert_eq!(config.rate_limit.window, DurationSpec::from_secs(20));
+        assert_eq!(config.request_timeout, DurationSpec::from_secs(2));
+        assert_eq!(config.scheme, Scheme::Https);
+        assert_eq!(config.base_url(), "https://192.0.2.1:443/rest");
+    }
+
+    #[test]
+    fn schema_describes_queue_names_and_durations() {
+        let schema = serde_json::to_string(&schemars::schema_for!(RouterOsConfig)).unwrap();
+        for needle in [
+            "\"tree\"",
+            "\"simple\"",
+            "\"request_timeout\"",
+            "\"password_credential\"",
+        ] {
+            assert!(schema.contains(needle), "{needle} missing from the schema");
+        }
+        let err = serde_yaml_ng::from_str::<QueueRef>("{tree: a, simple: b}").unwrap_err();
+        assert!(err.to_string().contains("exactly one"), "{err}");
+    }
+
+    #[test]
+    fn same_tree_for_both_directions_is_refused() {
+        let mut config: RouterOsConfig = serde_yaml_ng::from_str(EXAMPLE).unwrap();
+        config.queues.upload = Some(QueueRef::Tree("WAN-Download".into()));
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("`queues.upload`"), "{err}");
     }
 }
