@@ -2,6 +2,8 @@
 //! `/rest/ip/firewall/mangle`) on loopback, with TLS from a CA made in the test and knobs for latency,
 //! failures, outages and id renumbering.
 
+mod records;
+mod rest;
 mod server;
 mod state;
 mod tls;

@@ -6,6 +6,8 @@ use std::{collections::BTreeMap, time::Duration};
 
 use serde_json::{Map, Value, json};
 
+use super::rest::{filter, parse_patch, split_menu};
+
 /// One object of a menu; every value is a string.
 pub type Record = Map<String, Value>;
 
@@ -47,7 +49,7 @@ pub struct State {
     pub outage: Option<Outage>,
 }
 
-fn s(v: &str) -> Value {
+pub(super) fn s(v: &str) -> Value {
     Value::String(v.to_string())
 }
 
@@ -80,85 +82,6 @@ impl State {
         record.insert(".id".into(), s(&id));
         self.tables.entry(menu).or_default().push(record);
         id
-    }
-
-    pub fn tree_record(name: &str, max_limit: &str) -> Record {
-        let mut r = Record::new();
-        for (k, v) in [
-            ("name", name),
-            ("parent", "global"),
-            ("packet-mark", ""),
-            ("queue", "default"),
-            ("limit-at", "0"),
-            ("max-limit", max_limit),
-            ("priority", "8"),
-            ("bucket-size", "0.1"),
-            ("rate", "0"),
-            ("packet-rate", "0"),
-            ("bytes", "0"),
-            ("packets", "0"),
-            ("dropped", "0"),
-            ("queued-bytes", "0"),
-            ("queued-packets", "0"),
-            ("borrows", "0"),
-            ("lends", "0"),
-            ("pcq-queues", "0"),
-            ("disabled", "false"),
-            ("invalid", "false"),
-        ] {
-            r.insert(k.into(), s(v));
-        }
-        r
-    }
-
-    pub fn simple_record(name: &str, max_limit: &str) -> Record {
-        let mut r = Record::new();
-        for (k, v) in [
-            ("name", name),
-            ("target", ""),
-            ("parent", "none"),
-            ("queue", "default-small/default-small"),
-            ("limit-at", "0/0"),
-            ("max-limit", max_limit),
-            ("priority", "8/8"),
-            ("rate", "0/0"),
-            ("packet-rate", "0/0"),
-            ("bytes", "0/0"),
-            ("packets", "0/0"),
-            ("dropped", "0/0"),
-            ("queued-bytes", "0/0"),
-            ("queued-packets", "0/0"),
-            ("total-bytes", "0"),
-            ("total-packets", "0"),
-            ("total-dropped", "0"),
-            ("disabled", "false"),
-            ("dynamic", "false"),
-            ("invalid", "false"),
-        ] {
-            r.insert(k.into(), s(v));
-        }
-        r
-    }
-
-    pub fn mangle_record(comment: &str, disabled: bool) -> Record {
-        let mut r = Record::new();
-        for (k, v) in [
-            ("chain", "prerouting"),
-            ("action", "mark-routing"),
-            ("new-routing-mark", "to-wan2"),
-            ("passthrough", "false"),
-            ("comment", comment),
-            ("disabled", if disabled { "true" } else { "false" }),
-            ("bytes", "0"),
-            ("packets", "0"),
-            ("dynamic", "false"),
-            ("invalid", "false"),
-            ("log", "false"),
-            ("log-prefix", ""),
-        ] {
-            r.insert(k.into(), s(v));
-        }
-        r
     }
 
     /// New ids for every record, as after a reboot or configuration reload; old ids stop existing.
@@ -270,166 +193,6 @@ impl State {
     }
 }
 
-fn split_menu(path: &str) -> Option<(&'static str, Option<&str>)> {
-    for menu in [QUEUE_TREE, QUEUE_SIMPLE, MANGLE] {
-        if path == menu {
-            return Some((menu, None));
-        }
-        if let Some(rest) = path.strip_prefix(menu).and_then(|r| r.strip_prefix('/'))
-            && !rest.is_empty()
-            && !rest.contains('/')
-        {
-            return Some((menu, Some(rest)));
-        }
-    }
-    None
-}
-
-fn filter(records: Vec<Record>, query: &str) -> Vec<Value> {
-    let pairs: Vec<(String, String)> = url_pairs(query);
-    let proplist: Option<Vec<String>> = pairs
-        .iter()
-        .find(|(k, _)| k == ".proplist")
-        .map(|(_, v)| v.split(',').map(str::to_string).collect());
-    records
-        .into_iter()
-        .filter(|r| {
-            pairs
-                .iter()
-                .filter(|(k, _)| !k.starts_with('.'))
-                .all(|(k, v)| r.get(k).and_then(Value::as_str) == Some(v.as_str()))
-        })
-        .map(|r| match &proplist {
-            Some(props) => {
-                Value::Object(r.into_iter().filter(|(k, _)| props.contains(k)).collect())
-            }
-            None => Value::Object(r),
-        })
-        .collect()
-}
-
-/// Decodes `a=b&c=d` with percent-escapes and `+`.
-pub fn url_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b'+', _) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_patch(menu: &str, body: &[u8]) -> Result<Vec<(String, String)>, (u16, Value)> {
-    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
-        return Err(bad_request("JSON object expected"));
-    };
-    let writable: &[&str] = match menu {
-        QUEUE_TREE => &[
-            "name",
-            "max-limit",
-            "limit-at",
-            "parent",
-            "packet-mark",
-            "queue",
-            "priority",
-            "disabled",
-            "comment",
-        ],
-        QUEUE_SIMPLE => &[
-            "name",
-            "max-limit",
-            "limit-at",
-            "target",
-            "queue",
-            "priority",
-            "disabled",
-            "comment",
-        ],
-        _ => &[
-            "disabled",
-            "comment",
-            "chain",
-            "action",
-            "new-routing-mark",
-            "passthrough",
-        ],
-    };
-    let mut changes = Vec::new();
-    for (key, value) in map {
-        if !writable.contains(&key.as_str()) {
-            return Err(bad_request(&format!("unknown parameter {key}")));
-        }
-        // RouterOS replies with strings; this emulator insists the client sends strings too.
-        let Value::String(text) = value else {
-            return Err(bad_request(&format!("value of {key} must be a string")));
-        };
-        let normalized = match key.as_str() {
-            "max-limit" | "limit-at" => normalize_limit(menu, &text),
-            "disabled" => match text.as_str() {
-                "true" | "yes" => Some("true".to_string()),
-                "false" | "no" => Some("false".to_string()),
-                _ => None,
-            },
-            _ => Some(text),
-        };
-        let Some(normalized) = normalized else {
-            return Err(bad_request(&format!("invalid value for argument {key}")));
-        };
-        changes.push((key, normalized));
-    }
-    Ok(changes)
-}
-
-fn normalize_limit(menu: &str, text: &str) -> Option<String> {
-    if menu == QUEUE_SIMPLE {
-        let (up, down) = text.split_once('/')?;
-        Some(format!("{}/{}", rate_bps(up)?, rate_bps(down)?))
-    } else {
-        rate_bps(text).map(|r| r.to_string())
-    }
-}
-
-fn rate_bps(text: &str) -> Option<u64> {
-    let text = text.trim();
-    let (digits, factor) = match text.chars().last()? {
-        'k' => (&text[..text.len() - 1], 1_000),
-        'M' => (&text[..text.len() - 1], 1_000_000),
-        'G' => (&text[..text.len() - 1], 1_000_000_000),
-        _ => (text, 1),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    digits.parse::<u64>().ok()?.checked_mul(factor)
-}
-
 /// `{"error":N,"message":..}` plus `detail` when given, as RouterOS sends them.
 pub fn error_body(status: u16, detail: Option<&str>) -> Value {
     let message = match status {
@@ -448,6 +211,6 @@ pub fn error_body(status: u16, detail: Option<&str>) -> Value {
     body
 }
 
-fn bad_request(detail: &str) -> (u16, Value) {
+pub(super) fn bad_request(detail: &str) -> (u16, Value) {
     (400, error_body(400, Some(detail)))
 }

@@ -12,6 +12,7 @@ mod queue;
 mod secret;
 mod stats;
 mod task;
+mod validate;
 mod wire;
 mod writer;
 
