@@ -176,7 +176,9 @@ impl std::fmt::Display for QueueRef {
     }
 }
 
-/// At most `max_writes` queue writes per sliding `window`.
+/// At most `max_writes` queue writes (PATCHes) per sliding `window`. Increases may use all but one of
+/// them, so a decrease always finds a slot unless decreases used the whole window; a pending decrease
+/// replaces a pending increase and goes first. Refused connections do not count (nothing was written).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
