@@ -6,8 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use wanctl::{
     config::Bandwidth,
     shaper::routeros::{
-        MaxLimit, Password, QueueRef, RouterOsClient, RouterOsConfig, RouterOsError,
-        load_password_from,
+        CounterTracker, MaxLimit, Password, QueueRef, RouterOsClient, RouterOsConfig,
+        RouterOsError, load_password_from,
     },
     signal::Direction,
 };
@@ -89,15 +89,19 @@ async fn stats_are_counter_deltas_that_survive_a_reboot() {
     emu.add_queue_tree("wan-down", "100000000");
     emu.add_traffic(QUEUE_TREE, "wan-down", None, 5_000, 50, 0);
     let client = RouterOsClient::new(&config, Password::new(PASSWORD)).unwrap();
-    let mut tracker = wanctl_tests_tracker::Tracker::default();
+    let mut tracker = CounterTracker::default();
+    let mut feed = |e: &wanctl::shaper::routeros::QueueEntry| {
+        let s = tracker.update(e.counters.unwrap().get(Direction::Download));
+        (s.sent_bytes, s.sent_packets, s.dropped_packets)
+    };
 
     let first = client.queue(&tree("wan-down")).await.unwrap();
-    tracker.feed(&first);
+    feed(&first);
     emu.add_traffic(QUEUE_TREE, "wan-down", None, 3_000, 20, 2);
     let second = client.queue(&tree("wan-down")).await.unwrap();
     let raw = second.counters.unwrap().get(Direction::Download);
     assert_eq!((raw.bytes, raw.packets, raw.dropped), (8_000, 70, 2));
-    let (bytes, packets, dropped) = tracker.feed(&second);
+    let (bytes, packets, dropped) = feed(&second);
     assert_eq!((bytes, packets, dropped), (3_000, 20, 2));
 
     // Reboot: counters restart at zero and ids change; the client re-resolves by name.
@@ -105,34 +109,8 @@ async fn stats_are_counter_deltas_that_survive_a_reboot() {
     emu.add_traffic(QUEUE_TREE, "wan-down", None, 1_000, 10, 0);
     let third = client.queue(&tree("wan-down")).await.unwrap();
     assert_ne!(third.id, first.id);
-    let (bytes, packets, _) = tracker.feed(&third);
+    let (bytes, packets, _) = feed(&third);
     assert_eq!((bytes, packets), (4_000, 30));
-}
-
-/// The delta rule the writer applies (a counter that went down was reset), checked on real replies.
-mod wanctl_tests_tracker {
-    use wanctl::{shaper::routeros::QueueEntry, signal::Direction};
-
-    #[derive(Default)]
-    pub struct Tracker {
-        last: Option<(u64, u64, u64)>,
-        total: (u64, u64, u64),
-    }
-
-    impl Tracker {
-        pub fn feed(&mut self, entry: &QueueEntry) -> (u64, u64, u64) {
-            let c = entry.counters.unwrap().get(Direction::Download);
-            let now = (c.bytes, c.packets, c.dropped);
-            let d = |n: u64, b: u64| if n >= b { n - b } else { n };
-            if let Some(b) = self.last {
-                self.total.0 += d(now.0, b.0);
-                self.total.1 += d(now.1, b.1);
-                self.total.2 += d(now.2, b.2);
-            }
-            self.last = Some(now);
-            self.total
-        }
-    }
 }
 
 #[tokio::test]

@@ -36,5 +36,6 @@ pub use limiter::WriteLimiter;
 pub use mangle::MangleRule;
 pub use queue::QueueEntry;
 pub use secret::{Password, load_password, load_password_from};
+pub use stats::CounterTracker;
 pub use wire::{Counters, MaxLimit, RawCounters};
 pub use writer::RouterOsWriter;
