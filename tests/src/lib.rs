@@ -7,6 +7,7 @@
 pub mod active_topology;
 pub mod cake;
 pub mod netns;
+pub mod routeros_emulator;
 pub mod steering_topology;
 pub mod tc;
 pub mod traffic;

@@ -59,6 +59,9 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
 
 /// GETs `/health`; a 503 still carries the report.
 pub async fn fetch(url: &str) -> anyhow::Result<HealthReport> {
+    // reqwest is built with rustls and no default crypto provider (the RouterOS client installs ring); a
+    // client without one panics, so make sure it is there. Installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()?;

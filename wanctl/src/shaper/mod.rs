@@ -2,6 +2,7 @@
 //! over REST.
 
 pub mod cake;
+pub mod routeros;
 mod traits;
 
 pub use traits::{DirectionStats, Shaper, ShaperHealth, ShaperStats};
