@@ -5,3 +5,5 @@
 //! including when a test panics.
 
 pub mod netns;
+pub mod packet;
+pub mod prog_run;

@@ -1,6 +1,7 @@
 //! Subcommands of the `wanctl` binary. Each lives in its own file and returns an exit code.
 
 mod logging;
+mod probe;
 mod version;
 
 use std::process::ExitCode;
@@ -22,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Print version and build facts (embedded eBPF object size).
     Version(version::Args),
+    /// Attach the passive RTT probe to an interface and print its samples and counters.
+    Probe(probe::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -31,5 +34,6 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Version(args) => version::run(&args),
+        Command::Probe(args) => probe::run(&args),
     }
 }
