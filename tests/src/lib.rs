@@ -7,3 +7,5 @@
 pub mod netns;
 pub mod packet;
 pub mod prog_run;
+pub mod tcp;
+pub mod topology;
