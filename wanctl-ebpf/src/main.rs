@@ -49,7 +49,7 @@ static SETTINGS: Array<ProbeSettings> = Array::with_max_entries(1, 0);
 
 /// Per-CPU share of the global record rate limit.
 #[map]
-static RATE_LIMIT: PerCpuArray<RateLimiter> = PerCpuArray::with_max_entries(1, 0);
+static RATE_LIMIT: PerCpuArray<RateLimiter> = PerCpuArray::with_max_entries(2, 0);
 
 /// Per-CPU scratch space: the parsed segment and a new flow entry are too large for the 512-byte stack.
 #[map]

@@ -5,8 +5,8 @@
 
 use aya_ebpf::{helpers::bpf_ktime_get_ns, programs::TcContext};
 use wanctl_common::{
-    FlowKey, FlowState, ProbeCounters, ProbeSettings, RttRecord, TrafficCounters, direction,
-    flow_flags, limits, record_flags, sample_kind, seq_after,
+    FlowKey, FlowState, ProbeCounters, ProbeSettings, RttRecord, TrafficCounters, budget,
+    direction, flow_flags, limits, record_flags, sample_kind, seq_after,
 };
 
 use crate::{
@@ -265,7 +265,12 @@ fn ingress(
     if state.min_rtt_ns == 0 || rtt < state.min_rtt_ns {
         state.min_rtt_ns = rtt;
     }
-    if !rate_allows(now, settings) {
+    let budget = if kind == sample_kind::HANDSHAKE {
+        budget::HANDSHAKE
+    } else {
+        budget::DATA
+    };
+    if !rate_allows(now, settings, budget) {
         counters.suppressed_rate += 1;
         return;
     }
@@ -336,8 +341,11 @@ fn free(sent_ns: u64, now: u64) -> bool {
 
 /// Generic cell rate algorithm on this CPU's share of the global record budget.
 #[inline(always)]
-fn rate_allows(now: u64, settings: &ProbeSettings) -> bool {
-    let Some(limiter) = RATE_LIMIT.get_ptr_mut(0) else {
+fn rate_allows(now: u64, settings: &ProbeSettings, budget: u32) -> bool {
+    let Some(limiter) = RATE_LIMIT.get_ptr_mut(budget) else {
+        return false;
+    };
+    let Some(limits) = settings.budgets.get(budget as usize) else {
         return false;
     };
     // SAFETY: per-CPU slot.
@@ -347,10 +355,10 @@ fn rate_allows(now: u64, settings: &ProbeSettings) -> bool {
     } else {
         limiter.tat_ns
     };
-    if tat - now > settings.record_burst_ns {
+    if tat - now > limits.burst_ns {
         return false;
     }
-    limiter.tat_ns = tat + settings.record_interval_ns;
+    limiter.tat_ns = tat + limits.interval_ns;
     true
 }
 

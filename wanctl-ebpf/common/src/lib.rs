@@ -14,7 +14,7 @@ mod settings;
 pub use counters::{ProbeCounters, TrafficCounters};
 pub use flow::{FlowKey, FlowState, TsSlot, flow_flags, seq_after};
 pub use record::{RttRecord, record_flags, sample_kind};
-pub use settings::{ProbeSettings, RateLimiter, framing};
+pub use settings::{ProbeSettings, RateLimiter, RecordBudget, budget, framing};
 
 /// Traffic direction as seen on the WAN interface.
 pub mod direction {
@@ -38,7 +38,7 @@ pub mod map_names {
     pub const COUNTERS: &str = "COUNTERS";
     /// `Array<ProbeSettings>`, one entry, written by userspace before attaching.
     pub const SETTINGS: &str = "SETTINGS";
-    /// `PerCpuArray<RateLimiter>`, one entry: the global ring-buffer record budget, split over CPUs.
+    /// `PerCpuArray<RateLimiter>`, indexed by [`crate::budget`]: the global record budgets, split over CPUs.
     pub const RATE_LIMIT: &str = "RATE_LIMIT";
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use wanctl_common::{ProbeSettings, framing};
+use wanctl_common::{ProbeSettings, RecordBudget, budget, framing};
 
 use crate::config::DurationSpec;
 
@@ -103,23 +103,36 @@ impl ProbeConfig {
     }
 
     /// The settings the kernel programs read, with the record budget split evenly over `cpus` CPUs (each
-    /// CPU runs its own token bucket, so the sum never exceeds the configured rate).
+    /// CPU runs its own token bucket, so the sum never exceeds the configured rate). A quarter of the budget
+    /// is reserved for handshakes, the rest for upload and download samples (at least one record per second
+    /// each), so a storm of new connections cannot starve the samples of running flows.
     pub fn kernel_settings(&self, cpus: usize) -> ProbeSettings {
-        let cpus = cpus.max(1) as u64;
         let rate = u64::from(self.max_samples_per_second.max(1));
-        let record_interval_ns = (1_000_000_000 * cpus / rate).max(1);
-        // A tenth of a second of budget may be spent at once (at least one record).
-        let burst_records = (rate / 10 / cpus).max(1);
+        let handshake_rate = (rate / 4).max(1);
+        let data_rate = (rate - rate / 4).max(1);
+        let mut budgets = [RecordBudget::default(); 2];
+        budgets[budget::DATA as usize] = record_budget(data_rate, cpus);
+        budgets[budget::HANDSHAKE as usize] = record_budget(handshake_rate, cpus);
         ProbeSettings {
             enabled: 1,
             framing: framing::ETHERNET,
             sample_interval_ns: duration_ns(self.sample_interval.get()),
-            record_interval_ns,
-            record_burst_ns: record_interval_ns.saturating_mul(burst_records - 1),
+            budgets,
             download_gap_min_ns: duration_ns(self.download_max_gap.get()),
             download_min_packets: self.download_min_packets,
             download_samples: u32::from(self.download_samples),
         }
+    }
+}
+
+/// One CPU's share of `rate` records per second, with a tenth of a second of burst (at least one record).
+fn record_budget(rate: u64, cpus: usize) -> RecordBudget {
+    let cpus = cpus.max(1) as u64;
+    let interval_ns = (1_000_000_000 * cpus / rate).max(1);
+    let burst_records = (rate / 10 / cpus).max(1);
+    RecordBudget {
+        interval_ns,
+        burst_ns: interval_ns.saturating_mul(burst_records - 1),
     }
 }
 
@@ -162,20 +175,30 @@ mod tests {
     }
 
     #[test]
-    fn record_budget_is_split_over_cpus() {
+    fn record_budget_is_split_over_cpus_and_kinds() {
         let config = ProbeConfig {
             max_samples_per_second: 1000,
             ..ProbeConfig::default()
         };
         let one = config.kernel_settings(1);
-        assert_eq!(one.record_interval_ns, 1_000_000);
-        assert_eq!(one.record_burst_ns, 99 * 1_000_000, "100 records of burst");
-        let four = config.kernel_settings(4);
+        let data = one.budgets[budget::DATA as usize];
+        let handshake = one.budgets[budget::HANDSHAKE as usize];
         assert_eq!(
-            four.record_interval_ns, 4_000_000,
+            data.interval_ns,
+            1_000_000_000 / 750,
+            "three quarters for data samples"
+        );
+        assert_eq!(data.burst_ns, 74 * data.interval_ns, "75 records of burst");
+        assert_eq!(handshake.interval_ns, 4_000_000, "a quarter for handshakes");
+        assert_eq!(handshake.burst_ns, 24 * 4_000_000);
+        let four = config.kernel_settings(4);
+        let data4 = four.budgets[budget::DATA as usize];
+        assert_eq!(
+            data4.interval_ns,
+            4 * 1_000_000_000 / 750,
             "each CPU gets a quarter"
         );
-        assert_eq!(four.record_burst_ns, 24 * 4_000_000);
+        assert_eq!(data4.burst_ns, 17 * data4.interval_ns);
         assert_eq!(four.enabled, 1);
         assert_eq!(four.sample_interval_ns, 50_000_000);
     }
