@@ -175,3 +175,42 @@ async fn stale_clsact_filters_are_replaced_not_duplicated() {
     gw.enter(|| drop(programs));
     assert_eq!(filters_mentioning_wanctl(&gw, "wan0"), "", "clean detach");
 }
+
+/// Packets the `ifb0` device has transmitted (what the ingress mirred redirect delivered to it).
+fn ifb_tx_packets(ns: &Netns) -> u64 {
+    let out = ns.exec_ok(&["cat", "/sys/class/net/ifb0/statistics/tx_packets"]);
+    out.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("tx_packets: {out}"))
+}
+
+/// The ingress program returns TC_ACT_UNSPEC: the legacy mirred redirect to an IFB (how ingress shaping is
+/// done) still sees every packet after it.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "privileged: needs root; run by `cargo xtask test`"]
+async fn ingress_redirect_to_ifb_still_runs_after_the_programs() {
+    assert!(is_root(), "this test needs root");
+    let gw = Netns::new("gw");
+    let isp = Netns::new("isp");
+    veth(&gw, "wan0", &isp, "isp0");
+    gw.ip(&["addr", "add", "192.0.2.1/24", "dev", "wan0"]);
+    isp.ip(&["addr", "add", "192.0.2.2/24", "dev", "isp0"]);
+    gw.ip(&["link", "add", "ifb0", "type", "ifb"]);
+    gw.ip(&["link", "set", "ifb0", "up"]);
+    gw.exec_ok(&["tc", "qdisc", "add", "dev", "wan0", "clsact"]);
+    gw.exec_ok(&[
+        "tc", "filter", "add", "dev", "wan0", "ingress", "protocol", "all", "u32", "match", "u32",
+        "0", "0", "action", "mirred", "egress", "redirect", "dev", "ifb0",
+    ]);
+
+    let mut programs = WanPrograms::load(&ProbeConfig::default()).unwrap();
+    gw.enter(|| programs.attach("wan0")).unwrap();
+    let before = ifb_tx_packets(&gw);
+    assert_eq!(tcp_round_trips(&gw, &isp), EXCHANGES);
+    let redirected = ifb_tx_packets(&gw) - before;
+    let seen = programs.stats().unwrap().download.packets;
+    assert!(
+        redirected >= seen && seen >= EXCHANGES as u64,
+        "every ingress packet our program saw went on to the IFB: saw {seen}, redirected {redirected}"
+    );
+}
