@@ -164,6 +164,23 @@ mod tests {
     }
 
     #[test]
+    fn json_schema_lists_every_setting() {
+        let schema = serde_json::to_value(schemars::schema_for!(ProbeConfig)).unwrap();
+        let properties = schema["properties"].as_object().unwrap();
+        for key in [
+            "sample_interval",
+            "max_flows",
+            "max_samples_per_second",
+            "download_samples",
+            "download_max_gap",
+            "download_min_packets",
+        ] {
+            assert!(properties.contains_key(key), "{key} missing from {schema}");
+        }
+        assert_eq!(schema["properties"]["sample_interval"]["type"], "string");
+    }
+
+    #[test]
     fn validation_names_the_field() {
         let config = ProbeConfig {
             max_flows: 10,
