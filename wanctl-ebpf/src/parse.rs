@@ -63,6 +63,9 @@ pub fn tcp_segment(
     frame: u32,
     segment: &mut Segment,
 ) -> Result<bool, Malformed> {
+    if frame == framing::ETHERNET && fast_path(ctx, dir, segment) {
+        return Ok(true);
+    }
     let (mut off, version) = if frame == framing::L3 {
         let first: u8 = load(ctx, 0)?;
         (0usize, first >> 4)
@@ -296,4 +299,97 @@ fn timestamp_option(
         pos += opt_len;
     }
     Ok(())
+}
+
+/// The common case read straight from the packet, without helper calls: untagged Ethernet, IPv4 without
+/// options or IPv6 without extension headers, TCP with the timestamp option first (NOP NOP TS), everything
+/// in the linear area. Anything else (and any inconsistency) returns false and takes the general path, which
+/// also does the error accounting.
+#[inline(always)]
+fn fast_path(ctx: &TcContext, dir: u32, segment: &mut Segment) -> bool {
+    const ETH: usize = 14;
+    const TCP_TS: usize = 32;
+    let data = ctx.data();
+    let end = ctx.data_end();
+    if data + ETH + 20 + TCP_TS > end {
+        return false;
+    }
+    let p = data as *const u8;
+    // SAFETY: every read below is within `data + ETH + 20 + TCP_TS` (IPv4) or re-checked against `end`
+    // (IPv6), as the verifier also proves.
+    unsafe {
+        let proto = u16::from_be_bytes([*p.add(12), *p.add(13)]);
+        let (tcp, ip_payload) = if proto == ETH_P_IP {
+            let ip = p.add(ETH);
+            if *ip != 0x45 || *ip.add(9) != IPPROTO_TCP || (*ip.add(6) & 0x3f) | *ip.add(7) != 0 {
+                return false;
+            }
+            let total = u32::from(u16::from_be_bytes([*ip.add(2), *ip.add(3)]));
+            if total < 20 {
+                return false;
+            }
+            let src = v4_mapped([*ip.add(12), *ip.add(13), *ip.add(14), *ip.add(15)]);
+            let dst = v4_mapped([*ip.add(16), *ip.add(17), *ip.add(18), *ip.add(19)]);
+            set_addresses(segment, dir, src, dst, 4);
+            (ip.add(20), total - 20)
+        } else if proto == ETH_P_IPV6 {
+            if data + ETH + 40 + TCP_TS > end {
+                return false;
+            }
+            let ip = p.add(ETH);
+            if *ip >> 4 != 6 || *ip.add(6) != IPPROTO_TCP {
+                return false;
+            }
+            let payload = u32::from(u16::from_be_bytes([*ip.add(4), *ip.add(5)]));
+            let src = core::ptr::read_unaligned(ip.add(8).cast::<[u8; 16]>());
+            let dst = core::ptr::read_unaligned(ip.add(24).cast::<[u8; 16]>());
+            set_addresses(segment, dir, src, dst, 6);
+            (ip.add(40), payload)
+        } else {
+            return false;
+        };
+        let doff = u32::from(*tcp.add(12) >> 4) * 4;
+        if doff < TCP_TS as u32
+            || doff > ip_payload
+            || *tcp.add(20) != TCPOPT_NOP
+            || *tcp.add(21) != TCPOPT_NOP
+            || *tcp.add(22) != TCPOPT_TIMESTAMP
+            || *tcp.add(23) != TCPOLEN_TIMESTAMP as u8
+        {
+            return false;
+        }
+        let sport = u16::from_be_bytes([*tcp, *tcp.add(1)]);
+        let dport = u16::from_be_bytes([*tcp.add(2), *tcp.add(3)]);
+        let key = &mut segment.key;
+        if dir == direction::EGRESS {
+            key.local_port = sport;
+            key.remote_port = dport;
+        } else {
+            key.local_port = dport;
+            key.remote_port = sport;
+        }
+        segment.seq = u32::from_be_bytes([*tcp.add(4), *tcp.add(5), *tcp.add(6), *tcp.add(7)]);
+        segment.flags = *tcp.add(13);
+        segment.payload = ip_payload - doff;
+        segment.has_ts = true;
+        segment.tsval =
+            u32::from_be_bytes([*tcp.add(24), *tcp.add(25), *tcp.add(26), *tcp.add(27)]);
+        segment.tsecr =
+            u32::from_be_bytes([*tcp.add(28), *tcp.add(29), *tcp.add(30), *tcp.add(31)]);
+    }
+    true
+}
+
+#[inline(always)]
+fn set_addresses(segment: &mut Segment, dir: u32, src: [u8; 16], dst: [u8; 16], family: u8) {
+    let key = &mut segment.key;
+    key.family = family;
+    key._pad = [0; 3];
+    if dir == direction::EGRESS {
+        key.local_addr = src;
+        key.remote_addr = dst;
+    } else {
+        key.local_addr = dst;
+        key.remote_addr = src;
+    }
 }
