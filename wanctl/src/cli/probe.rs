@@ -8,6 +8,7 @@ use std::{
 
 use anyhow::Context;
 use serde_json::json;
+use tokio::signal::unix::{SignalKind, signal};
 
 use crate::probe::ebpf::{ProbeConfig, ProbeSample, ProbeStats, WanPrograms};
 
@@ -48,8 +49,10 @@ async fn watch(args: &Args, duration: Option<Duration>) -> anyhow::Result<ExitCo
         .attach(&args.interface)
         .with_context(|| format!("attaching to {}", args.interface))?;
     let mut reader = programs.samples()?;
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
+    // Registered once, so a signal arriving while a batch is printed is not missed.
+    let mut terminate =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let started = Instant::now();
     let deadline = duration.map(|d| tokio::time::Instant::from_std(started + d));
     let stop = async {
@@ -67,7 +70,7 @@ async fn watch(args: &Args, duration: Option<Duration>) -> anyhow::Result<ExitCo
     loop {
         let done = tokio::select! {
             () = reader.wait(DRAIN_PERIOD) => false,
-            _ = tokio::signal::ctrl_c() => true,
+            _ = interrupt.recv() => true,
             _ = terminate.recv() => true,
             () = &mut stop => true,
         };
