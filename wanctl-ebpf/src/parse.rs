@@ -63,8 +63,12 @@ pub fn tcp_segment(
     frame: u32,
     segment: &mut Segment,
 ) -> Result<bool, Malformed> {
-    if frame == framing::ETHERNET && fast_path(ctx, dir, segment) {
-        return Ok(true);
+    if frame == framing::ETHERNET {
+        match fast_path(ctx, dir, segment) {
+            Fast::Tcp => return Ok(true),
+            Fast::NotTcp => return Ok(false),
+            Fast::Slow => {}
+        }
     }
     let (mut off, version) = if frame == framing::L3 {
         let first: u8 = load(ctx, 0)?;
@@ -303,16 +307,16 @@ fn timestamp_option(
 
 /// The common case read straight from the packet, without helper calls: untagged Ethernet, IPv4 without
 /// options or IPv6 without extension headers, TCP with the timestamp option first (NOP NOP TS), everything
-/// in the linear area. Anything else (and any inconsistency) returns false and takes the general path, which
-/// also does the error accounting.
+/// in the linear area; plain IPv4 non-TCP and non-IP frames end here too. Anything else (and any
+/// inconsistency) takes the general path, which also does the error accounting.
 #[inline(always)]
-fn fast_path(ctx: &TcContext, dir: u32, segment: &mut Segment) -> bool {
+fn fast_path(ctx: &TcContext, dir: u32, segment: &mut Segment) -> Fast {
     const ETH: usize = 14;
     const TCP_TS: usize = 32;
     let data = ctx.data();
     let end = ctx.data_end();
-    if data + ETH + 20 + TCP_TS > end {
-        return false;
+    if data + ETH + 20 > end {
+        return Fast::Slow;
     }
     let p = data as *const u8;
     // SAFETY: every read below is within `data + ETH + 20 + TCP_TS` (IPv4) or re-checked against `end`
@@ -321,12 +325,19 @@ fn fast_path(ctx: &TcContext, dir: u32, segment: &mut Segment) -> bool {
         let proto = u16::from_be_bytes([*p.add(12), *p.add(13)]);
         let (tcp, ip_payload) = if proto == ETH_P_IP {
             let ip = p.add(ETH);
-            if *ip != 0x45 || *ip.add(9) != IPPROTO_TCP || (*ip.add(6) & 0x3f) | *ip.add(7) != 0 {
-                return false;
+            // UDP (QUIC) and everything else that is plain IPv4 ends here, without helper calls.
+            if *ip == 0x45 && *ip.add(9) != IPPROTO_TCP {
+                return Fast::NotTcp;
+            }
+            if data + ETH + 20 + TCP_TS > end
+                || *ip != 0x45
+                || (*ip.add(6) & 0x3f) | *ip.add(7) != 0
+            {
+                return Fast::Slow;
             }
             let total = u32::from(u16::from_be_bytes([*ip.add(2), *ip.add(3)]));
             if total < 20 {
-                return false;
+                return Fast::Slow;
             }
             let src = v4_mapped([*ip.add(12), *ip.add(13), *ip.add(14), *ip.add(15)]);
             let dst = v4_mapped([*ip.add(16), *ip.add(17), *ip.add(18), *ip.add(19)]);
@@ -334,19 +345,22 @@ fn fast_path(ctx: &TcContext, dir: u32, segment: &mut Segment) -> bool {
             (ip.add(20), total - 20)
         } else if proto == ETH_P_IPV6 {
             if data + ETH + 40 + TCP_TS > end {
-                return false;
+                return Fast::Slow;
             }
             let ip = p.add(ETH);
             if *ip >> 4 != 6 || *ip.add(6) != IPPROTO_TCP {
-                return false;
+                return Fast::Slow;
             }
             let payload = u32::from(u16::from_be_bytes([*ip.add(4), *ip.add(5)]));
             let src = core::ptr::read_unaligned(ip.add(8).cast::<[u8; 16]>());
             let dst = core::ptr::read_unaligned(ip.add(24).cast::<[u8; 16]>());
             set_addresses(segment, dir, src, dst, 6);
             (ip.add(40), payload)
+        } else if proto == ETH_P_8021Q || proto == ETH_P_8021AD || proto == ETH_P_PPP_SES {
+            return Fast::Slow;
         } else {
-            return false;
+            // ARP, LLDP and other non-IP frames.
+            return Fast::NotTcp;
         };
         let doff = u32::from(*tcp.add(12) >> 4) * 4;
         if doff < TCP_TS as u32
@@ -356,7 +370,7 @@ fn fast_path(ctx: &TcContext, dir: u32, segment: &mut Segment) -> bool {
             || *tcp.add(22) != TCPOPT_TIMESTAMP
             || *tcp.add(23) != TCPOLEN_TIMESTAMP as u8
         {
-            return false;
+            return Fast::Slow;
         }
         let sport = u16::from_be_bytes([*tcp, *tcp.add(1)]);
         let dport = u16::from_be_bytes([*tcp.add(2), *tcp.add(3)]);
@@ -377,7 +391,7 @@ fn fast_path(ctx: &TcContext, dir: u32, segment: &mut Segment) -> bool {
         segment.tsecr =
             u32::from_be_bytes([*tcp.add(28), *tcp.add(29), *tcp.add(30), *tcp.add(31)]);
     }
-    true
+    Fast::Tcp
 }
 
 #[inline(always)]
@@ -392,4 +406,14 @@ fn set_addresses(segment: &mut Segment, dir: u32, src: [u8; 16], dst: [u8; 16], 
         key.local_addr = dst;
         key.remote_addr = src;
     }
+}
+
+/// Outcome of [`fast_path`].
+enum Fast {
+    /// A TCP segment, fully parsed.
+    Tcp,
+    /// Certainly not TCP over IP: nothing to do.
+    NotTcp,
+    /// Needs the general parser.
+    Slow,
 }
