@@ -79,8 +79,8 @@ pub fn tcp_segment(
             None => return Ok(false),
         }
     };
+    // `key._pad` is never written: the scratch map starts zeroed, so the padding the map hashes stays zero.
     let key = &mut segment.key;
-    key._pad = [0; 3];
     // Egress packets go from local to remote, ingress packets the other way.
     let (src, dst) = if dir == direction::EGRESS {
         (
@@ -398,7 +398,6 @@ fn fast_path(ctx: &TcContext, dir: u32, segment: &mut Segment) -> Fast {
 fn set_addresses(segment: &mut Segment, dir: u32, src: [u8; 16], dst: [u8; 16], family: u8) {
     let key = &mut segment.key;
     key.family = family;
-    key._pad = [0; 3];
     if dir == direction::EGRESS {
         key.local_addr = src;
         key.remote_addr = dst;

@@ -56,19 +56,19 @@ pub fn observe(ctx: &TcContext, dir: u32) {
         }
     }
     traffic.tcp_packets += 1;
-    // SAFETY: helper without preconditions; read once per packet.
-    let now = unsafe { bpf_ktime_get_ns() };
+    // Most segments (repeated TSvals, old echoes) need no time at all; the clock is read at most once.
+    let mut now = Clock(0);
     if dir == direction::EGRESS {
         egress(
             segment,
             &mut scratch.fresh,
-            now,
+            &mut now,
             settings,
             counters,
             traffic,
         );
     } else {
-        ingress(segment, now, settings, counters, traffic);
+        ingress(segment, &mut now, settings, counters, traffic);
     }
 }
 
@@ -76,7 +76,7 @@ pub fn observe(ctx: &TcContext, dir: u32) {
 fn egress(
     seg: &Segment,
     fresh: &mut FlowState,
-    now: u64,
+    clock: &mut Clock,
     settings: &ProbeSettings,
     counters: &mut ProbeCounters,
     traffic: &mut TrafficCounters,
@@ -146,6 +146,7 @@ fn egress(
     if !first_sighting || retransmit {
         return;
     }
+    let now = clock.now();
     let kind = if syn {
         sample_kind::HANDSHAKE
     } else if seg.payload > 0 {
@@ -179,7 +180,7 @@ fn egress(
 #[inline(always)]
 fn ingress(
     seg: &Segment,
-    now: u64,
+    clock: &mut Clock,
     settings: &ProbeSettings,
     counters: &mut ProbeCounters,
     traffic: &mut TrafficCounters,
@@ -208,6 +209,7 @@ fn ingress(
     }
     let mut gap = u64::MAX;
     if seg.payload > 0 {
+        let now = clock.now();
         if state.last_in_data_ns != 0 {
             gap = now.wrapping_sub(state.last_in_data_ns);
         }
@@ -253,6 +255,7 @@ fn ingress(
     if sent_ns == 0 || retransmit {
         return;
     }
+    let now = clock.now();
     let rtt = now.wrapping_sub(sent_ns);
     if kind == sample_kind::DOWNLOAD {
         let limit = core::cmp::max(settings.download_gap_min_ns, state.min_rtt_ns / 8);
@@ -399,4 +402,18 @@ fn flow_hash(key: &FlowKey) -> u64 {
 pub struct Scratch {
     segment: Segment,
     fresh: FlowState,
+}
+
+/// `bpf_ktime_get_ns`, read on first use only.
+pub struct Clock(u64);
+
+impl Clock {
+    #[inline(always)]
+    fn now(&mut self) -> u64 {
+        if self.0 == 0 {
+            // SAFETY: helper without preconditions.
+            self.0 = unsafe { bpf_ktime_get_ns() };
+        }
+        self.0
+    }
 }
