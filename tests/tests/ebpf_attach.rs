@@ -156,6 +156,8 @@ async fn stale_clsact_filters_are_replaced_not_duplicated() {
     let gw = Netns::new("gw");
     let isp = Netns::new("isp");
     veth(&gw, "wan0", &isp, "isp0");
+    gw.ip(&["addr", "add", "192.0.2.1/24", "dev", "wan0"]);
+    isp.ip(&["addr", "add", "192.0.2.2/24", "dev", "isp0"]);
     let mut killed = WanPrograms::load(&ProbeConfig::default()).unwrap();
     gw.enter(|| killed.attach_with_mode("wan0", AttachMode::Clsact))
         .unwrap();
@@ -172,6 +174,18 @@ async fn stale_clsact_filters_are_replaced_not_duplicated() {
         "replaced, not duplicated: {}",
         filters_mentioning_wanctl(&gw, "wan0")
     );
+    // The clsact path measures like the TCX path.
+    let mut reader = programs.samples().unwrap();
+    assert_eq!(tcp_round_trips(&gw, &isp), EXCHANGES);
+    let samples = reader.drain();
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.sample.kind == SampleKind::Handshake),
+        "{samples:?}"
+    );
+    assert!(programs.stats().unwrap().download.tcp_packets >= EXCHANGES as u64);
+    drop(reader);
     gw.enter(|| drop(programs));
     assert_eq!(filters_mentioning_wanctl(&gw, "wan0"), "", "clean detach");
 }
