@@ -7,7 +7,11 @@
 pub mod active_topology;
 pub mod cake;
 pub mod netns;
+pub mod packet;
+pub mod prog_run;
 pub mod routeros_emulator;
 pub mod steering_topology;
 pub mod tc;
+pub mod tcp;
+pub mod topology;
 pub mod traffic;

@@ -1,65 +1,78 @@
-//! The embedded eBPF object loads into the host kernel, attaches to a veth inside a namespace, and delivers
-//! ring-buffer records for real packets, and none while detached.
+//! The embedded eBPF object loads into the host kernel, attaches to a veth inside a namespace, produces RTT
+//! samples from real TCP packets (and none while detached), passes every packet on, and leaves nothing
+//! attached after it is dropped.
 
-use std::{net::UdpSocket, time::Duration};
+use std::{
+    io::{Read, Write},
+    net::{TcpListener, TcpStream},
+};
 
-use wanctl::probe::ebpf::WanPrograms;
-use wanctl_common::{PacketEvent, direction};
+use aya::programs::{SchedClassifier, TcAttachType};
+use wanctl::{
+    probe::ebpf::{AttachMode, ProbeConfig, WanPrograms},
+    signal::SampleKind,
+};
 use wanctl_tests::netns::{Netns, is_root, veth};
 
-const PAYLOAD: usize = 100;
-/// Ethernet + IPv4 + UDP headers around the payload, as `skb->len` counts them on a veth.
-const FRAME_LEN: u32 = (14 + 20 + 8 + PAYLOAD) as u32;
-const DATAGRAMS: usize = 20;
+const EXCHANGES: usize = 20;
 
-fn drain(ring: &mut aya::maps::RingBuf<aya::maps::MapData>) -> Vec<PacketEvent> {
-    let mut events = Vec::new();
-    while let Some(item) = ring.next() {
-        assert_eq!(item.len(), size_of::<PacketEvent>(), "record size");
-        // SAFETY: the record is a PacketEvent written by the kernel program; read_unaligned copes with any
-        // alignment of the ring buffer slot.
-        events.push(unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<PacketEvent>()) });
-    }
-    events
-}
-
-/// Sends datagrams from the gateway to an echo socket in the peer namespace; the echoes are ingress traffic
-/// of the same size. Returns how many echoes came back.
-fn exchange_datagrams(gw: &Netns, isp: &Netns) -> usize {
-    let echo = isp.enter(|| UdpSocket::bind("192.0.2.2:7").unwrap());
-    echo.set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
+/// Opens a TCP connection from the gateway to the peer and does request/response round trips. Returns
+/// how many completed.
+fn tcp_round_trips(gw: &Netns, isp: &Netns) -> usize {
+    let listener = isp.enter(|| TcpListener::bind("192.0.2.2:8080").unwrap());
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            let mut buf = [0u8; 2048];
-            for _ in 0..DATAGRAMS {
-                let Ok((len, from)) = echo.recv_from(&mut buf) else {
-                    break;
-                };
-                echo.send_to(&buf[..len], from).unwrap();
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 100];
+            while conn.read_exact(&mut buf).is_ok() {
+                conn.write_all(&buf).unwrap();
             }
         });
         gw.enter(|| {
-            let socket = UdpSocket::bind("192.0.2.1:0").unwrap();
-            socket
-                .set_read_timeout(Some(Duration::from_millis(500)))
-                .unwrap();
-            let mut buf = [0u8; 2048];
-            (0..DATAGRAMS)
+            let mut conn = TcpStream::connect("192.0.2.2:8080").unwrap();
+            conn.set_nodelay(true).unwrap();
+            let mut buf = [0u8; 100];
+            (0..EXCHANGES)
                 .filter(|_| {
-                    socket.send_to(&[0x5a; PAYLOAD], "192.0.2.2:7").unwrap();
-                    socket
-                        .recv_from(&mut buf)
-                        .is_ok_and(|(len, _)| len == PAYLOAD)
+                    conn.write_all(&[0x5a; 100]).unwrap();
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                    conn.read_exact(&mut buf).is_ok()
                 })
                 .count()
         })
     })
 }
 
-#[test]
+fn filters_mentioning_wanctl(ns: &Netns, dev: &str) -> String {
+    let mut found = String::new();
+    for hook in ["ingress", "egress"] {
+        let out = ns.exec_ok(&["tc", "filter", "show", "dev", dev, hook]);
+        found.push_str(&out);
+    }
+    let tcx = ns.enter(|| {
+        let mut names = Vec::new();
+        for hook in [TcAttachType::Ingress, TcAttachType::Egress] {
+            let (_, programs) = SchedClassifier::query_tcx(dev, hook).unwrap();
+            names.extend(
+                programs
+                    .iter()
+                    .map(|p| format!("tcx {}", p.name_as_str().unwrap_or("?"))),
+            );
+        }
+        names.join("\n")
+    });
+    found.push_str(&tcx);
+
+    found
+        .lines()
+        .filter(|l| l.contains("wanctl"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "current_thread")]
 #[ignore = "privileged: needs root; run by `cargo xtask test`"]
-fn embedded_programs_report_real_packets_only_while_attached() {
+async fn embedded_programs_report_real_packets_only_while_attached() {
     assert!(is_root(), "this test needs root");
     let gw = Netns::new("gw");
     let isp = Netns::new("isp");
@@ -67,58 +80,151 @@ fn embedded_programs_report_real_packets_only_while_attached() {
     gw.ip(&["addr", "add", "192.0.2.1/24", "dev", "wan0"]);
     isp.ip(&["addr", "add", "192.0.2.2/24", "dev", "isp0"]);
 
-    let mut programs = WanPrograms::load().expect("load embedded eBPF object");
-    let mut ring = programs.take_packet_events().unwrap();
+    let config = ProbeConfig {
+        sample_interval: "0ms".parse().unwrap(),
+        ..ProbeConfig::default()
+    };
+    let mut programs = WanPrograms::load(&config).expect("load embedded eBPF object");
+    let mut reader = programs.samples().unwrap();
 
     assert_eq!(
-        exchange_datagrams(&gw, &isp),
-        DATAGRAMS,
-        "echo path works before attaching"
+        tcp_round_trips(&gw, &isp),
+        EXCHANGES,
+        "TCP works before attaching"
     );
     assert!(
-        drain(&mut ring).is_empty(),
-        "no records may arrive before the programs are attached"
+        reader.drain().is_empty(),
+        "no samples before the programs are attached"
     );
+    assert_eq!(programs.stats().unwrap().upload.packets, 0);
 
     gw.enter(|| programs.attach("wan0"))
         .expect("attach to wan0");
     assert_eq!(
-        exchange_datagrams(&gw, &isp),
-        DATAGRAMS,
+        filters_mentioning_wanctl(&gw, "wan0").lines().count(),
+        2,
+        "one program per hook"
+    );
+    assert_eq!(
+        tcp_round_trips(&gw, &isp),
+        EXCHANGES,
         "the programs must not drop or alter traffic"
     );
-    let events = drain(&mut ring);
-
-    let egress_datagrams = events
+    let samples = reader.drain();
+    let handshakes = samples
         .iter()
-        .filter(|e| e.direction == direction::EGRESS && e.len == FRAME_LEN)
+        .filter(|s| s.sample.kind == SampleKind::Handshake)
         .count();
-    assert!(
-        egress_datagrams >= DATAGRAMS,
-        "egress datagram records: {egress_datagrams} of {DATAGRAMS}: {events:?}"
-    );
-    let ingress_echoes = events
+    let uploads = samples
         .iter()
-        .filter(|e| e.direction == direction::INGRESS && e.len == FRAME_LEN)
+        .filter(|s| s.sample.kind == SampleKind::Upload)
         .count();
+    assert_eq!(handshakes, 1, "{samples:?}");
     assert!(
-        ingress_echoes >= DATAGRAMS,
-        "ingress echo records: {ingress_echoes} of {DATAGRAMS}: {events:?}"
+        uploads >= EXCHANGES / 2,
+        "upload samples: {uploads}: {samples:?}"
     );
     assert!(
-        events
-            .windows(2)
-            .all(|w| w[0].timestamp_ns <= w[1].timestamp_ns),
+        samples.windows(2).all(|w| w[0].sample.at <= w[1].sample.at),
         "timestamps are monotonic"
     );
+    for s in &samples {
+        assert_eq!(s.remote, "192.0.2.2:8080".parse().unwrap());
+    }
 
-    let traffic = programs.traffic().unwrap();
-    let egress = traffic[direction::EGRESS as usize];
-    assert!(egress.packets >= DATAGRAMS as u64, "{traffic:?}");
-    assert!(
-        egress.bytes >= (DATAGRAMS as u64) * u64::from(FRAME_LEN),
-        "{traffic:?}"
+    let stats = programs.stats().unwrap();
+    assert!(stats.upload.tcp_packets >= EXCHANGES as u64, "{stats:?}");
+    assert!(stats.download.tcp_packets >= EXCHANGES as u64, "{stats:?}");
+    assert!(stats.upload.bytes >= (EXCHANGES * 100) as u64, "{stats:?}");
+    assert_eq!(stats.samples_emitted, samples.len() as u64);
+    assert_eq!(stats.malformed, 0);
+
+    drop(reader);
+    drop(programs);
+    assert_eq!(
+        filters_mentioning_wanctl(&gw, "wan0"),
+        "",
+        "nothing left attached"
     );
-    let ingress = traffic[direction::INGRESS as usize];
-    assert!(ingress.packets >= DATAGRAMS as u64, "{traffic:?}");
+}
+
+/// A run killed while using clsact filters leaves them in the kernel; the next attach replaces them.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "privileged: needs root; run by `cargo xtask test`"]
+async fn stale_clsact_filters_are_replaced_not_duplicated() {
+    assert!(is_root(), "this test needs root");
+    let gw = Netns::new("gw");
+    let isp = Netns::new("isp");
+    veth(&gw, "wan0", &isp, "isp0");
+    gw.ip(&["addr", "add", "192.0.2.1/24", "dev", "wan0"]);
+    isp.ip(&["addr", "add", "192.0.2.2/24", "dev", "isp0"]);
+    let mut killed = WanPrograms::load(&ProbeConfig::default()).unwrap();
+    gw.enter(|| killed.attach_with_mode("wan0", AttachMode::Clsact))
+        .unwrap();
+    // Simulates SIGKILL: no destructor runs, the filters stay in the kernel.
+    std::mem::forget(killed);
+    assert_eq!(filters_mentioning_wanctl(&gw, "wan0").lines().count(), 2);
+
+    let mut programs = WanPrograms::load(&ProbeConfig::default()).unwrap();
+    gw.enter(|| programs.attach_with_mode("wan0", AttachMode::Clsact))
+        .unwrap();
+    assert_eq!(
+        filters_mentioning_wanctl(&gw, "wan0").lines().count(),
+        2,
+        "replaced, not duplicated: {}",
+        filters_mentioning_wanctl(&gw, "wan0")
+    );
+    // The clsact path measures like the TCX path.
+    let mut reader = programs.samples().unwrap();
+    assert_eq!(tcp_round_trips(&gw, &isp), EXCHANGES);
+    let samples = reader.drain();
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.sample.kind == SampleKind::Handshake),
+        "{samples:?}"
+    );
+    assert!(programs.stats().unwrap().download.tcp_packets >= EXCHANGES as u64);
+    drop(reader);
+    gw.enter(|| drop(programs));
+    assert_eq!(filters_mentioning_wanctl(&gw, "wan0"), "", "clean detach");
+}
+
+/// Packets the `ifb0` device has transmitted (what the ingress mirred redirect delivered to it).
+fn ifb_tx_packets(ns: &Netns) -> u64 {
+    let out = ns.exec_ok(&["cat", "/sys/class/net/ifb0/statistics/tx_packets"]);
+    out.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("tx_packets: {out}"))
+}
+
+/// The ingress program returns TC_ACT_UNSPEC: the legacy mirred redirect to an IFB (how ingress shaping is
+/// done) still sees every packet after it.
+#[tokio::test(flavor = "current_thread")]
+#[ignore = "privileged: needs root; run by `cargo xtask test`"]
+async fn ingress_redirect_to_ifb_still_runs_after_the_programs() {
+    assert!(is_root(), "this test needs root");
+    let gw = Netns::new("gw");
+    let isp = Netns::new("isp");
+    veth(&gw, "wan0", &isp, "isp0");
+    gw.ip(&["addr", "add", "192.0.2.1/24", "dev", "wan0"]);
+    isp.ip(&["addr", "add", "192.0.2.2/24", "dev", "isp0"]);
+    gw.ip(&["link", "add", "ifb0", "type", "ifb"]);
+    gw.ip(&["link", "set", "ifb0", "up"]);
+    gw.exec_ok(&["tc", "qdisc", "add", "dev", "wan0", "clsact"]);
+    gw.exec_ok(&[
+        "tc", "filter", "add", "dev", "wan0", "ingress", "protocol", "all", "u32", "match", "u32",
+        "0", "0", "action", "mirred", "egress", "redirect", "dev", "ifb0",
+    ]);
+
+    let mut programs = WanPrograms::load(&ProbeConfig::default()).unwrap();
+    gw.enter(|| programs.attach("wan0")).unwrap();
+    let before = ifb_tx_packets(&gw);
+    assert_eq!(tcp_round_trips(&gw, &isp), EXCHANGES);
+    let redirected = ifb_tx_packets(&gw) - before;
+    let seen = programs.stats().unwrap().download.packets;
+    assert!(
+        redirected >= seen && seen >= EXCHANGES as u64,
+        "every ingress packet our program saw went on to the IFB: saw {seen}, redirected {redirected}"
+    );
 }

@@ -4,6 +4,7 @@ pub mod check_cake;
 pub mod check_config;
 pub mod config_schema;
 mod logging;
+mod probe;
 pub mod replay;
 pub mod shaper;
 pub mod status;
@@ -40,6 +41,8 @@ pub enum Command {
     CheckCake(check_cake::Args),
     /// Manage the local shaper (`wanctl shaper remove`).
     Shaper(shaper::Args),
+    /// Attach the passive RTT probe to an interface and print its samples and counters.
+    Probe(probe::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -55,5 +58,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args),
         Command::CheckCake(args) => check_cake::run(&args),
         Command::Shaper(args) => shaper::run(&args),
+        Command::Probe(args) => probe::run(&args),
     }
 }
