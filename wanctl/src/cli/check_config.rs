@@ -42,14 +42,6 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         println!("# effective configuration, defaults filled in");
         print!("{}", serde_yaml_ng::to_string(config)?);
     }
-    let pending = pending_sections(config);
-    if !pending.is_empty() {
-        eprintln!(
-            "{}: note: sections kept but not checked by this build: {}",
-            args.file.display(),
-            pending.join(", ")
-        );
-    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -68,16 +60,4 @@ fn summary(config: &Config) -> String {
         wans.join(", "),
         config.service.http_listen
     )
-}
-
-fn pending_sections(config: &Config) -> Vec<String> {
-    config
-        .wans
-        .iter()
-        .flat_map(|wan| {
-            wan.pending_sections()
-                .into_iter()
-                .map(move |section| format!("wans[{}].{section}", wan.name))
-        })
-        .collect()
 }

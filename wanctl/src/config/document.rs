@@ -8,7 +8,10 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 
 use crate::{
-    control::ControlConfig, probe::active::ActiveProbeConfig, signal::source_policy::SourcePolicy,
+    control::ControlConfig,
+    probe::{active::ActiveProbeConfig, ebpf::ProbeConfig},
+    shaper::{cake::CakeConfig, routeros::RouterOsConfig},
+    signal::source_policy::SourcePolicy,
     steering::SteeringConfig,
 };
 
@@ -54,47 +57,15 @@ pub struct WanConfig {
     /// Active ICMP probes with reflectors; required when `rtt_source` uses them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_probe: Option<ActiveProbeConfig>,
-    // Extension points: components not built in yet keep a `PendingSection` (content kept, not checked) until
-    // their typed section replaces it (`probe::ebpf::ProbeConfig`, `shaper::cake::CakeConfig`,
-    // `shaper::routeros::RouterOsConfig`).
-    /// Passive eBPF RTT probe settings. Not validated by this build yet.
+    /// Passive eBPF RTT probe on `interface` (sampling interval, flow table size, record budget).
+    #[serde(default)]
+    pub probe: ProbeConfig,
+    /// Local CAKE sink: upload on `cake.interface`'s egress, download on an IFB fed by its ingress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<PendingSection>,
-    /// Local CAKE sink (issue 5). Not validated by this build yet.
+    pub cake: Option<CakeConfig>,
+    /// MikroTik RouterOS sink: the same decisions written to the router's queues over its REST API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cake: Option<PendingSection>,
-    /// MikroTik RouterOS sink (issue 6). Not validated by this build yet.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub routeros: Option<PendingSection>,
-}
-
-impl WanConfig {
-    /// Names of component sections present but not yet checked by this build.
-    pub fn pending_sections(&self) -> Vec<&'static str> {
-        [
-            ("probe", &self.probe),
-            ("cake", &self.cake),
-            ("routeros", &self.routeros),
-        ]
-        .into_iter()
-        .filter_map(|(name, section)| section.as_ref().map(|_| name))
-        .collect()
-    }
-}
-
-/// A component's section, kept as YAML until that component's typed section is built in.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct PendingSection(pub Value);
-
-impl JsonSchema for PendingSection {
-    fn schema_name() -> std::borrow::Cow<'static, str> {
-        "PendingSection".into()
-    }
-
-    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-        schemars::json_schema!({ "type": "object" })
-    }
+    pub routeros: Option<RouterOsConfig>,
 }
 
 impl Document for Config {

@@ -9,7 +9,7 @@ mod suggest;
 pub mod units;
 pub mod validate;
 
-pub use document::{Config, PendingSection, WanConfig, load_config, load_config_str};
+pub use document::{Config, WanConfig, load_config, load_config_str};
 pub use error::{ConfigError, ConfigErrorKind, Location};
 pub use load::{Document, Loaded};
 pub use service::{LogFormat, ServiceConfig, WatchdogPolicy};

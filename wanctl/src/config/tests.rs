@@ -84,13 +84,13 @@ fn golden_value_errors_name_position_and_field() {
 #[test]
 fn golden_validation_reports_every_problem() {
     let text = format!(
-        "schema_version: 1\nservice:\n  http_listen: 0.0.0.0:9101\nwans:\n  - name: wan1\n    interface: eth0\n{CONTROL}    cake: 3\n  - name: wan1\n    interface: eth0\n{CONTROL}  - name: \"bad name\"\n    interface: this-name-is-too-long\n{CONTROL}    rtt_source: active\n"
+        "schema_version: 1\nservice:\n  http_listen: 0.0.0.0:9101\nwans:\n  - name: wan1\n    interface: eth0\n{CONTROL}    cake: {{interface: eth0, upload: {{initial_rate: 0bit}}}}\n  - name: wan1\n    interface: eth0\n{CONTROL}  - name: \"bad name\"\n    interface: this-name-is-too-long\n{CONTROL}    rtt_source: active\n"
     );
     assert_eq!(
         errors(&text),
         [
             "wanctl.yaml: service.http_listen: 0.0.0.0:9101 is not a loopback address; /health and /metrics have no authentication. Set `service.allow_remote_http: true` to expose them anyway",
-            "wanctl.yaml: wans[0].cake: must be a mapping of keys",
+            "wanctl.yaml: wans[0].cake.upload.initial_rate: must be at least 8bit (1 byte/s)",
             "wanctl.yaml: wans[1].name: `wan1` is already the name of wans[0]",
             "wanctl.yaml: wans[1].interface: `eth0` is already used by wans[0]; one loop per interface",
             "wanctl.yaml: wans[2].name: `bad name` contains ` `; use letters, digits, `_`, `-`, `.`",

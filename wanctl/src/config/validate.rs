@@ -3,8 +3,6 @@
 
 use std::{collections::HashMap, path::Path, time::Duration};
 
-use serde_yaml_ng::Value;
-
 use super::{Config, ConfigError};
 use crate::signal::source_policy::SourcePolicy;
 
@@ -103,15 +101,24 @@ pub fn validate(config: &Config, source: &Path) -> Result<(), Vec<ConfigError>> 
                 ),
             ),
         }
-        for (name, section) in [
-            ("probe", &wan.probe),
-            ("cake", &wan.cake),
-            ("routeros", &wan.routeros),
-        ] {
-            if let Some(section) = section
-                && !matches!(section.0, Value::Mapping(_))
-            {
-                error(format!("{at}.{name}"), "must be a mapping of keys".into());
+        if let Err(e) = wan.probe.validate() {
+            error(
+                format!("{at}.probe.{}", e.field),
+                format!("`{}`: expected {}", e.value, e.allowed),
+            );
+        }
+        if let Some(cake) = &wan.cake
+            && let Err(e) = cake.validate()
+        {
+            error(format!("{at}.cake.{}", e.field), e.reason);
+        }
+        if let Some(router) = &wan.routeros {
+            match router.validate() {
+                Ok(()) => {}
+                Err(crate::shaper::routeros::RouterOsError::Config { field, reason }) => {
+                    error(format!("{at}.routeros.{field}"), reason);
+                }
+                Err(other) => error(format!("{at}.routeros"), other.to_string()),
             }
         }
     }
