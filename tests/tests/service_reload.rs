@@ -13,7 +13,11 @@ use wanctl::{
 const PATIENCE: Duration = Duration::from_secs(20);
 
 fn config_text(interface: &str) -> String {
-    format!("schema_version: 1\nwans:\n  - name: wan1\n    interface: {interface}\n")
+    format!(
+        "schema_version: 1\nwans:\n  - name: wan1\n    interface: {interface}\n    control: \
+         {{download: {{ceiling: 95Mbit, floor_red: 20Mbit, step_up: 1Mbit}}, \
+         upload: {{ceiling: 18Mbit, floor_red: 4Mbit, step_up: 1Mbit}}}}\n"
+    )
 }
 
 fn next_message(socket: &UnixDatagram) -> String {
