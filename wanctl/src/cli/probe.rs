@@ -62,9 +62,9 @@ async fn watch(args: &Args, duration: Option<Duration>) -> anyhow::Result<ExitCo
         }
     };
     tokio::pin!(stop);
-    if !args.json {
-        eprintln!("watching {} (Ctrl-C to stop)", args.interface);
-    }
+    // On stderr in both modes: stdout stays pure JSON lines, and scripts can wait for this line to know the
+    // programs are attached.
+    eprintln!("watching {} (Ctrl-C to stop)", args.interface);
     let mut batch = Vec::new();
     let mut stdout = std::io::stdout().lock();
     loop {
