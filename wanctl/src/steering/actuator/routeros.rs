@@ -5,12 +5,10 @@
 //! new-routing-mark=via-wan2 disabled=yes comment="wanctl steer"`; wanctl only flips `disabled`.
 //! Connection marks already set keep existing flows on their path.
 //!
-//! **Adapter point.** This module does not talk HTTP. The RouterOS REST client
-//! implements [`MangleRuleClient`] with two calls it already makes for queues:
-//! `GET /rest/ip/firewall/mangle?comment=<comment>&.proplist=.id,disabled` for
-//! [`MangleRuleClient::mangle_enabled`], and `PATCH /rest/ip/firewall/mangle/<.id>` with
-//! `{"disabled":"true"|"false"}` for [`MangleRuleClient::set_mangle_enabled`] (re-resolving the `.id` by
-//! comment, since ids change across reboots). Until that impl exists, no RouterOS actuator can be built.
+//! The actuator talks to the router through [`MangleRuleClient`], which the REST client implements with
+//! `GET /rest/ip/firewall/mangle?comment=<comment>` (exactly one rule must match) and
+//! `PATCH /rest/ip/firewall/mangle/<.id>` with `{"disabled":"true"|"false"}` (the `.id` re-resolved by comment
+//! when the router renumbered it).
 
 use std::future::Future;
 
@@ -47,7 +45,7 @@ impl RouterOsActuatorConfig {
     }
 }
 
-/// What the actuator needs from a RouterOS client. Implemented by the REST client after integration.
+/// What the actuator needs from a RouterOS client; the REST client implements it (below).
 pub trait MangleRuleClient: Send {
     /// Whether the mangle rule with `comment` is enabled. An absent or ambiguous rule is an error.
     fn mangle_enabled(
@@ -105,5 +103,34 @@ impl<C: MangleRuleClient> SteeringActuator for RouterOsActuator<C> {
 
     fn describe(&self) -> String {
         format!("RouterOS mangle rule `{}`", self.comment)
+    }
+}
+
+/// The REST client is the production [`MangleRuleClient`]; steering shares it with the queue writer of the
+/// same router (`RouterOsWriter::client()`), so both use one connection pool and one id cache.
+impl MangleRuleClient for std::sync::Arc<crate::shaper::routeros::RouterOsClient> {
+    async fn mangle_enabled(&mut self, comment: &str) -> Result<bool, BoxError> {
+        let rules = self.mangle_rules(comment).await?;
+        match rules.as_slice() {
+            [rule] => Ok(!rule.disabled),
+            [] => Err(format!(
+                "{}: no mangle rule has the comment `{comment}`",
+                self.host()
+            )
+            .into()),
+            many => Err(format!(
+                "{}: {} mangle rules have the comment `{comment}`; steering needs exactly one",
+                self.host(),
+                many.len()
+            )
+            .into()),
+        }
+    }
+
+    async fn set_mangle_enabled(&mut self, comment: &str, enabled: bool) -> Result<(), BoxError> {
+        // Refuse an absent or ambiguous rule before writing anything: toggling two rules would half-apply.
+        self.mangle_enabled(comment).await?;
+        crate::shaper::routeros::RouterOsClient::set_mangle_enabled(self, comment, enabled).await?;
+        Ok(())
     }
 }
