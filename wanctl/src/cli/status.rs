@@ -194,6 +194,7 @@ mod tests {
             samples_per_second: 104.6,
             last_cycle_age_ms: Some(12),
             cycle_overruns: 0,
+            active_probes: None,
             shapers: vec![],
             router_reachable: if reasons.is_empty() {
                 None

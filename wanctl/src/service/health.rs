@@ -115,6 +115,9 @@ pub struct WanHealth {
     pub last_cycle_age_ms: Option<u64>,
     /// Cycles that took longer than the cycle interval, since start.
     pub cycle_overruns: u64,
+    /// Active ICMP probes: reflector states, probe loss, replacements (where the WAN has them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_probes: Option<serde_json::Value>,
     /// Every sink of this WAN.
     pub shapers: Vec<ShaperStatus>,
     /// Whether every RouterOS sink answered last time; `None` without RouterOS sinks.

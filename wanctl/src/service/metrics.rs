@@ -3,6 +3,7 @@
 
 use std::sync::atomic::AtomicU64;
 
+use super::metrics_active::ActiveProbeMetrics;
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{
@@ -100,6 +101,8 @@ pub struct Metrics {
     pub steering_state: Family<SteeringLabels, Gauge>,
     /// Steering transitions.
     pub steering_transitions: Counter,
+    /// Active ICMP probes.
+    pub active: ActiveProbeMetrics,
 }
 
 impl Default for Metrics {
@@ -134,6 +137,7 @@ impl Metrics {
             shaper_reachable: Family::default(),
             steering_state: Family::default(),
             steering_transitions: Counter::default(),
+            active: ActiveProbeMetrics::default(),
             registry: Registry::default(),
         };
         let m = &metrics;
@@ -218,6 +222,7 @@ impl Metrics {
             "Steering state changes",
             m.steering_transitions.clone(),
         );
+        m.active.register(r);
         Self {
             registry,
             ..metrics

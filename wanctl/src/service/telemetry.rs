@@ -70,8 +70,10 @@ pub struct SteeringReport {
 }
 
 #[derive(Debug, Default)]
-struct WanEntry {
+pub(super) struct WanEntry {
     last: Option<CycleReport>,
+    /// The active prober's latest snapshot, where the WAN has active probes.
+    pub(super) reflectors: Option<crate::probe::active::ReflectorHealth>,
     overruns: u64,
     window_start: Option<Instant>,
     window_samples: u64,
@@ -80,9 +82,9 @@ struct WanEntry {
 }
 
 #[derive(Debug, Default)]
-struct Inner {
+pub(super) struct Inner {
     order: Vec<String>,
-    wans: HashMap<String, WanEntry>,
+    pub(super) wans: HashMap<String, WanEntry>,
     steering: Option<SteeringReport>,
 }
 
@@ -91,7 +93,7 @@ struct Inner {
 pub struct Telemetry {
     started: Instant,
     stale_after: Duration,
-    metrics: Metrics,
+    pub(super) metrics: Metrics,
     inner: Mutex<Inner>,
 }
 
@@ -106,7 +108,7 @@ impl Telemetry {
         }
     }
 
-    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub(super) fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -306,6 +308,13 @@ impl Telemetry {
         if let Some(report) = last {
             reasons.extend(report.degraded_reasons.iter().cloned());
         }
+        if let Some(why) = entry
+            .reflectors
+            .as_ref()
+            .and_then(super::telemetry_active::degraded_reason)
+        {
+            reasons.push(why);
+        }
         let routers: Vec<bool> = shapers
             .iter()
             .filter(|s| s.kind == "routeros")
@@ -333,6 +342,10 @@ impl Telemetry {
             samples_per_second: entry.samples_per_second,
             last_cycle_age_ms: age.map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
             cycle_overruns: entry.overruns,
+            active_probes: entry
+                .reflectors
+                .as_ref()
+                .and_then(|health| serde_json::to_value(health).ok()),
             router_reachable: (!routers.is_empty()).then(|| routers.iter().all(|r| *r)),
             steering: steering.and_then(|s| {
                 s.roles

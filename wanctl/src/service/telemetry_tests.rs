@@ -1,4 +1,5 @@
 use super::*;
+use crate::probe::active::{ReflectorHealth, ReflectorState, ReflectorStatus};
 
 fn cycle(at: Instant, samples: u64) -> CycleReport {
     CycleReport {
@@ -172,4 +173,72 @@ fn metrics_follow_prometheus_naming_and_count_increments() {
         );
     }
     assert!(text.ends_with("# EOF\n"));
+}
+
+fn reflectors(
+    sent: u64,
+    lost: u64,
+    replacements: u64,
+    states: [ReflectorState; 2],
+) -> ReflectorHealth {
+    let status = |address: &str, state| ReflectorStatus {
+        address: address.parse().unwrap(),
+        state,
+        baseline_ms: Some(20.0),
+        delta_ms: 0.5,
+        last_rtt_ms: Some(21.0),
+        offences: 0,
+        sent: sent / 2,
+        replies: (sent - lost) / 2,
+        lost: lost / 2,
+    };
+    ReflectorHealth {
+        reflectors: vec![
+            status("198.51.100.10", states[0]),
+            status("203.0.113.7", states[1]),
+        ],
+        probes_sent: sent,
+        replies: sent - lost,
+        lost,
+        replacements,
+        ..ReflectorHealth::default()
+    }
+}
+
+#[test]
+fn active_probe_health_reaches_health_and_metrics() {
+    use crate::probe::active::ReflectorState::{Active, Spare, Unresponsive};
+    let start = Instant::now();
+    let telemetry = Telemetry::new(start, Duration::from_secs(2));
+    telemetry.record_cycle("wan1", cycle(start, 4));
+    telemetry.record_reflectors("wan1", reflectors(10, 2, 0, [Active, Spare]));
+    telemetry.record_reflectors("wan1", reflectors(30, 4, 1, [Active, Spare]));
+    let wan = &telemetry.health(start).wans[0];
+    assert_eq!(wan.status, "healthy", "{wan:?}");
+    let active = wan.active_probes.as_ref().unwrap();
+    assert_eq!(active["probes_sent"], 30);
+    assert_eq!(active["reflectors"][1]["state"], "spare");
+
+    let text = telemetry.encode_metrics();
+    for line in [
+        "wanctl_active_probes_sent_total{wan=\"wan1\"} 30",
+        "wanctl_active_probes_lost_total{wan=\"wan1\"} 4",
+        "wanctl_reflector_replacements_total{wan=\"wan1\"} 1",
+        "wanctl_reflector_state{wan=\"wan1\",reflector=\"198.51.100.10\",state=\"active\"} 1",
+        "wanctl_reflector_state{wan=\"wan1\",reflector=\"203.0.113.7\",state=\"spare\"} 1",
+        "wanctl_reflector_state{wan=\"wan1\",reflector=\"203.0.113.7\",state=\"active\"} 0",
+    ] {
+        assert!(text.contains(line), "missing `{line}` in:\n{text}");
+    }
+
+    // Probes going out with no reflector answering degrades the WAN and says why.
+    telemetry.record_reflectors("wan1", reflectors(40, 14, 1, [Unresponsive, Spare]));
+    let wan = &telemetry.health(start).wans[0];
+    assert_eq!(wan.status, "degraded");
+    assert!(
+        wan.degraded_reasons
+            .iter()
+            .any(|r| r.contains("none of 1 probed reflectors answers")),
+        "{wan:?}"
+    );
 }
