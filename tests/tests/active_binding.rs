@@ -116,17 +116,18 @@ fn probes_leave_through_the_bound_wan_only() {
         assert!(health.replies >= 10, "{name}: the path works: {health:?}");
         assert_eq!(health.lost, 0, "{name}: {health:?}");
     }
+    // The counters are read after the prober stopped, its health snapshot a moment earlier: a probe sent in
+    // between is counted on the wire but not in the snapshot. So the chosen WAN carries at least the probes
+    // the snapshot counts, and the other WAN carries none at all.
     // Control: unbound probes follow the preferred route.
-    assert_eq!(
-        unbound.echo,
-        [unbound.health.probes_sent, 0],
+    assert!(
+        unbound.echo[0] >= unbound.health.probes_sent && unbound.echo[1] == 0,
         "unbound: {unbound:?}"
     );
     for (name, run) in &runs[1..] {
-        assert_eq!(
-            run.echo,
-            [0, run.health.probes_sent],
-            "{name}: every probe left by wan1, none by wan0"
+        assert!(
+            run.echo[0] == 0 && run.echo[1] >= run.health.probes_sent,
+            "{name}: every probe left by wan1, none by wan0: {run:?}"
         );
         assert!(
             run.tx[1] >= run.health.probes_sent,

@@ -3,6 +3,7 @@
 mod clock;
 mod control_cycle;
 mod credentials;
+mod ebpf_source;
 pub mod health;
 pub mod http;
 mod lock;
@@ -23,6 +24,7 @@ pub mod watchdog;
 pub use clock::monotonic_now;
 pub use control_cycle::{Collected, ControlCycle, SampleSource};
 pub use credentials::{CredentialError, read_credential, read_credential_from_env};
+pub use ebpf_source::EbpfSource;
 pub use health::{HealthReport, LinkState, WanHealth};
 pub use lock::{InstanceLock, LockError};
 pub use notify::{Notifier, watchdog_period_from_env};
