@@ -16,7 +16,8 @@ use wanctl_tests::{
     topology::{Bottleneck, Bufferbloat, SERVER_V4, WAN_IF},
 };
 
-/// The `wanctl` binary next to this test's executable (`cargo test --workspace` builds it).
+/// The `wanctl` binary next to this test's executable: `cargo xtask test` builds it before the privileged
+/// tests (`cargo build -p wanctl` when running this test alone).
 fn wanctl_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let binary = exe
@@ -26,7 +27,7 @@ fn wanctl_binary() -> PathBuf {
         .join("wanctl");
     assert!(
         binary.exists(),
-        "{} is missing: build it with `cargo build -p wanctl` (cargo test --workspace does)",
+        "{} is missing: build it with `cargo build -p wanctl` (cargo xtask test does)",
         binary.display()
     );
     binary

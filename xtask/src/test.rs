@@ -94,6 +94,14 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     ));
 
     if cmd::is_root() {
+        // Privileged tests also run the real `wanctl` binary (e.g. `wanctl probe`); `cargo test` does not build
+        // it, so build it here, fresh.
+        phases.push(check(
+            "build the wanctl binary",
+            Command::new("cargo")
+                .current_dir(&root)
+                .args(["build", "-p", "wanctl", "--bin", "wanctl"]),
+        ));
         phases.push(tests(
             "privileged (root: netns, eBPF)",
             Command::new("cargo").current_dir(&root).args([
