@@ -389,7 +389,7 @@ impl BulkUpload {
     /// Starts uploading to the sink on `port`; stops on drop or after [`MAX_RUNTIME`].
     pub fn start(client: &Netns, port: u16) -> Self {
         let mut asker = TcpAsker::connect(client, port);
-        let _ = try_set_cubic(asker.stream.get_ref());
+        crate::tcp::set_congestion(asker.stream.get_ref(), "cubic");
         let peer = asker.ask().expect("bulk sink answers");
         let mut stream = asker.stream.into_inner();
         let (stop, sent) = (
@@ -428,26 +428,6 @@ impl Drop for BulkUpload {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-    }
-}
-
-/// Sets TCP_CONGESTION to cubic (the machines default to BBR, which keeps queues short).
-fn try_set_cubic(stream: &TcpStream) -> std::io::Result<()> {
-    let name = b"cubic";
-    // SAFETY: valid fd and a buffer of the given length.
-    let rc = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CONGESTION,
-            name.as_ptr().cast(),
-            name.len() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
     }
 }
 

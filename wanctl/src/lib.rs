@@ -11,6 +11,7 @@
 //! time is passed in.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod control;
 pub mod probe;

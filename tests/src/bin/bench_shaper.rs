@@ -10,10 +10,7 @@ use wanctl::{
     config::Bandwidth,
     shaper::{
         Shaper,
-        cake::{
-            AckFilter, CakeConfig, CakeDirection, CakeShaper, DiffservMode, ExitPolicy, OnReplaced,
-            SetupMode,
-        },
+        cake::{CakeConfig, CakeShaper, ExitPolicy, OnReplaced, SetupMode},
     },
     signal::Direction,
 };
@@ -46,22 +43,7 @@ fn main() {
         mode: SetupMode::Install,
         on_replaced: OnReplaced::Report,
         on_exit: ExitPolicy::LeaveLastRate,
-        upload: Some(CakeDirection {
-            initial_rate: Bandwidth::from_mbit(100),
-            safe_rate: None,
-            ifb: None,
-            diffserv: DiffservMode::Diffserv4,
-            flow_mode: None,
-            nat: false,
-            wash: false,
-            preset: None,
-            overhead: None,
-            mpu: None,
-            atm: None,
-            rtt: None,
-            ack_filter: AckFilter::Disabled,
-            ingress: None,
-        }),
+        upload: Some(wanctl_tests::cake::direction(100)),
         download: None,
     };
     let (netlink, tc, last_rate) = ns.enter(|| {

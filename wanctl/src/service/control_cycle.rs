@@ -7,10 +7,10 @@ use tokio::time::Instant;
 use tracing::warn;
 
 use super::{
-    CycleReport, LinkState, ShaperReport, WanCycle, clock::monotonic_now, sink::Sink,
-    warn_limit::RateLimitedWarn,
+    CycleReport, LinkState, ShaperReport, WanCycle, sink::Sink, warn_limit::RateLimitedWarn,
 };
 use crate::{
+    clock::monotonic_now,
     config::Bandwidth,
     control::{CakeSignals, Controller, CycleInput, TraceWriter, Zone},
     shaper::DirectionStats,

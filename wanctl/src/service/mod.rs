@@ -1,6 +1,5 @@
 //! The daemon: control loop per WAN, systemd notify and watchdog, signals, health and metrics.
 
-mod clock;
 mod control_cycle;
 mod credentials;
 mod ebpf_source;
@@ -21,7 +20,7 @@ mod wan_loop;
 mod warn_limit;
 pub mod watchdog;
 
-pub use clock::monotonic_now;
+pub use crate::clock::monotonic_now;
 pub use control_cycle::{Collected, ControlCycle, SampleSource};
 pub use credentials::{CredentialError, read_credential, read_credential_from_env};
 pub use ebpf_source::EbpfSource;

@@ -12,6 +12,7 @@ mod reflector;
 mod snapshot;
 mod socket;
 
+pub use crate::clock::monotonic_now;
 pub use config::{ActiveConfigError, ActiveProbeConfig, MAX_DEADLINE, MAX_RATE};
 pub use handle::{ActiveProbeError, ActiveProber};
 pub use health::{Fault, HealthEvent, HealthParams, ReflectorSet};
@@ -19,4 +20,4 @@ pub use median::{MEDIAN_FLOW, median_across_reflectors, reflector_flow};
 pub use packet::{EchoReply, Family, Ignored, checksum, echo_request, parse_reply};
 pub use reflector::ReflectorState;
 pub use snapshot::{IgnoredPackets, ReflectorHealth, ReflectorStatus, SocketInfo, SocketKind};
-pub use socket::{Binding, IcmpSocket, SocketError, monotonic_now};
+pub use socket::{Binding, IcmpSocket, SocketError};

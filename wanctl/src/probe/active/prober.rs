@@ -16,8 +16,9 @@ use super::{
     median::reflector_flow,
     packet::{self, Family, Ignored},
     snapshot::{IgnoredPackets, ReflectorHealth},
-    socket::{Binding, IcmpSocket, SocketError, monotonic_now},
+    socket::{Binding, IcmpSocket, SocketError},
 };
+use crate::clock::monotonic_now;
 use crate::signal::{RttSample, SampleKind, Timestamp};
 
 /// How many answered-too-late sequence numbers are remembered, to tell late replies from foreign ones.

@@ -14,7 +14,6 @@ use super::{
     packet::Family,
     snapshot::{SocketInfo, SocketKind},
 };
-use crate::signal::Timestamp;
 
 /// A socket operation that failed while setting up probing.
 #[derive(Debug, thiserror::Error)]
@@ -213,17 +212,4 @@ fn is_permission(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EACCES | libc::EPERM | libc::EPROTONOSUPPORT)
     )
-}
-
-/// Now on CLOCK_MONOTONIC, the clock of the eBPF samples' `bpf_ktime_get_ns`.
-pub fn monotonic_now() -> Timestamp {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own; CLOCK_MONOTONIC always exists on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &raw mut ts) };
-    let nanos = u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000
-        + u64::try_from(ts.tv_nsec).unwrap_or(0);
-    Timestamp::from_nanos(nanos)
 }

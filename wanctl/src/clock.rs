@@ -1,5 +1,6 @@
-//! The one place the daemon reads CLOCK_MONOTONIC for the control core: the clock of `bpf_ktime_get_ns`, so
-//! kernel sample times and cycle times compare directly.
+//! The one place wanctl reads CLOCK_MONOTONIC (the edges: the daemon's cycle, the active prober): the clock of
+//! `bpf_ktime_get_ns`, so kernel sample times, probe times and cycle times compare directly. The control core
+//! never calls it; time is passed in.
 
 use crate::signal::Timestamp;
 
