@@ -344,8 +344,10 @@ async fn statistics_are_polled_and_reported_as_deltas() {
     r.emu
         .add_traffic(QUEUE_TREE, "wan-down", None, 10_000, 100, 0);
     let mut w = writer(&r, PASSWORD);
-    assert!(eventually(Duration::from_secs(5), || r.emu.requests().len() >= 2).await);
-    let first = w.stats().await.unwrap();
+    // Wait on what the writer has learned, not on the router's request log: a request is logged
+    // before its reply reaches the writer.
+    let both_read = |s: &ShaperStats| s.download.is_some() && s.upload.is_some();
+    let first = stats_when(&mut w, both_read).await;
     assert_eq!(
         first.download.unwrap().sent_bytes,
         0,
@@ -354,17 +356,28 @@ async fn statistics_are_polled_and_reported_as_deltas() {
     r.emu
         .add_traffic(QUEUE_TREE, "wan-down", None, 4_000, 40, 3);
     r.emu.add_traffic(QUEUE_TREE, "wan-up", None, 700, 7, 0);
-    let seen = r.emu.requests().len();
-    assert!(
-        eventually(Duration::from_secs(5), || r.emu.requests().len()
-            >= seen + 2)
-        .await
-    );
-    let stats = w.stats().await.unwrap();
+    let stats = stats_when(&mut w, |s| {
+        s.download.is_some_and(|d| d.sent_bytes > 0) && s.upload.is_some_and(|u| u.sent_bytes > 0)
+    })
+    .await;
     let down = stats.download.unwrap();
     assert_eq!(
         (down.sent_bytes, down.sent_packets, down.dropped_packets),
         (4_000, 40, 3)
     );
     assert_eq!(stats.upload.unwrap().sent_bytes, 700);
+}
+
+/// The writer's statistics once `ready` holds (or the last reading after five seconds).
+async fn stats_when(w: &mut RouterOsWriter, ready: impl Fn(&ShaperStats) -> bool) -> ShaperStats {
+    let end = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Ok(stats) = w.stats().await
+            && (ready(&stats) || Instant::now() >= end)
+        {
+            return stats;
+        }
+        assert!(Instant::now() < end, "the writer never read statistics");
+        sleep(Duration::from_millis(10)).await;
+    }
 }
