@@ -6,6 +6,7 @@ pub mod config_schema;
 mod logging;
 mod probe;
 pub mod replay;
+mod run;
 pub mod shaper;
 pub mod status;
 mod version;
@@ -13,7 +14,7 @@ mod version;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-pub use logging::{LogArgs, init_logging};
+pub use logging::{LogArgs, LogFormat, init_logging};
 
 /// wanctl: keeps CAKE just under the link's real capacity, measured passively in the kernel.
 #[derive(Debug, Parser)]
@@ -27,6 +28,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: measure, decide and shape every configured WAN until SIGTERM (SIGHUP reloads).
+    Run(run::Args),
     /// Print version and build facts (embedded eBPF object size).
     Version(version::Args),
     /// Validate a configuration file and print the effective configuration (exit 0 valid, 2 invalid).
@@ -50,7 +53,12 @@ pub enum Command {
 /// # Errors
 /// Whatever the subcommand reports; the binary prints it and exits non-zero.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // `run` sets up logging itself, in the format its configuration asks for.
+    if !matches!(cli.command, Command::Run(_)) {
+        init_logging(&cli.log, LogFormat::Human);
+    }
     match cli.command {
+        Command::Run(args) => run::run(&args, &cli.log),
         Command::Version(args) => version::run(&args),
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Config(args) => config_schema::run(&args),

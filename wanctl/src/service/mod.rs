@@ -2,6 +2,8 @@
 
 mod control_cycle;
 mod credentials;
+mod daemon;
+mod daemon_cycle;
 mod ebpf_source;
 pub mod health;
 pub mod http;
@@ -17,11 +19,14 @@ mod sink;
 pub mod telemetry;
 mod telemetry_active;
 mod wan_loop;
+mod wan_source;
+mod wan_start;
 mod warn_limit;
 pub mod watchdog;
 
 pub use crate::clock::monotonic_now;
 pub use control_cycle::{Collected, ControlCycle, SampleSource};
+pub use daemon::{DaemonError, run as run_daemon};
 pub use credentials::{CredentialError, read_credential, read_credential_from_env};
 pub use ebpf_source::EbpfSource;
 pub use health::{HealthReport, LinkState, WanHealth};
@@ -33,6 +38,8 @@ pub use shutdown::{Shutdown, ShutdownTrigger, shutdown_channel};
 pub use signals::{SignalEvent, Signals};
 pub use sink::{BoxFuture, Sink};
 pub use telemetry::{CycleReport, ShaperReport, SteeringReport, Telemetry};
+pub use wan_source::{FALLBACK_AFTER, WanSource};
+pub use wan_start::{RunOptions, StartedWan, WanStartError, start_wan};
 pub use wan_loop::{LoopContext, LoopStats, WanCycle, run_wan_loop};
 pub use warn_limit::RateLimitedWarn;
 pub use watchdog::{LoopProgress, ProgressTracker, Verdict, WatchdogGate, run_watchdog};
