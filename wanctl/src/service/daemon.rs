@@ -65,6 +65,7 @@ pub async fn run(path: PathBuf, config: Config, options: RunOptions) -> Result<(
         }
     };
     let wans = config.wans.clone();
+    let save_every = config.service.state_save_interval.get();
     let (reloader, receiver) = Reloader::new(path, config, Box::new(load), notifier);
     let (loop_trigger, loop_shutdown) = shutdown_channel();
     let mut loops: Vec<WanLoop> = Vec::new();
@@ -88,7 +89,13 @@ pub async fn run(path: PathBuf, config: Config, options: RunOptions) -> Result<(
             first_cycle: Some(first_tx),
             shutdown: loop_shutdown.clone(),
         };
-        let body = DaemonCycle::new(wan, started.cycle, started.store, receiver.clone());
+        let body = DaemonCycle::new(
+            wan,
+            started.cycle,
+            started.store,
+            save_every,
+            receiver.clone(),
+        );
         loops.push(tokio::spawn(run_wan_loop(body, context)));
     }
 
@@ -120,7 +127,10 @@ pub async fn run(path: PathBuf, config: Config, options: RunOptions) -> Result<(
 }
 
 /// Starts every WAN in order; on the first failure the ones already started are dropped (detached).
-async fn start_all(config: &Config, options: &RunOptions) -> Result<Vec<StartedWan>, WanStartError> {
+async fn start_all(
+    config: &Config,
+    options: &RunOptions,
+) -> Result<Vec<StartedWan>, WanStartError> {
     let several = config.wans.len() > 1;
     let mut started = Vec::with_capacity(config.wans.len());
     for wan in &config.wans {
@@ -147,13 +157,15 @@ fn record_path(base: &std::path::Path, wan: &str, several: bool) -> PathBuf {
 }
 
 fn load(path: &std::path::Path) -> Result<Config, String> {
-    load_config(path).map(|loaded| loaded.document).map_err(|errors| {
-        errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    load_config(path)
+        .map(|loaded| loaded.document)
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
 }
 
 /// The next SIGTERM/SIGINT; a SIGHUP before READY has nothing to reload yet.
@@ -200,7 +212,7 @@ async fn finish(loops: Vec<WanLoop>) {
                 continue;
             }
         };
-        let (controller, source, sinks) = body.finish().into_parts();
+        let (controller, source, sinks) = body.finish().await.into_parts();
         let decision = controller.last_decision();
         tracing::info!(
             cycles = stats.cycles,

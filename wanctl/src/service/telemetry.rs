@@ -300,8 +300,8 @@ impl Telemetry {
             })
             .unwrap_or_default();
         for shaper in &shapers {
-            if !shaper.health.reachable {
-                let why = shaper.health.last_error.as_deref().unwrap_or("no answer");
+            // Not yet answered and no error: still connecting at start-up, not known to be broken.
+            if let (false, Some(why)) = (shaper.health.reachable, &shaper.health.last_error) {
                 reasons.push(format!("shaper {} unreachable: {why}", shaper.name));
             }
         }

@@ -60,10 +60,7 @@ pub enum WanStartError {
         source: ActiveProbeError,
     },
     #[error("wan {wan}: CAKE: {source}")]
-    Cake {
-        wan: String,
-        source: Box<CakeError>,
-    },
+    Cake { wan: String, source: Box<CakeError> },
     #[error("wan {wan}: RouterOS: {source}")]
     RouterOs {
         wan: String,
@@ -102,10 +99,13 @@ pub async fn start_wan(
     record: Option<&Path>,
 ) -> Result<StartedWan, WanStartError> {
     let name = wan.name.clone();
-    let params = wan.control.validate().map_err(|source| WanStartError::Control {
-        wan: name.clone(),
-        source,
-    })?;
+    let params = wan
+        .control
+        .validate()
+        .map_err(|source| WanStartError::Control {
+            wan: name.clone(),
+            source,
+        })?;
     let period = Duration::from_secs_f64(params.interval_s);
     let (controller, store) = restore_controller(&name, params, service)?;
 
@@ -216,12 +216,13 @@ fn attach_probe(wan: &WanConfig) -> Result<EbpfSource, WanStartError> {
 async fn start_sinks(wan: &WanConfig) -> Result<Vec<Box<dyn Sink>>, WanStartError> {
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(config) = &wan.cake {
-        let cake = CakeShaper::setup(config.clone())
-            .await
-            .map_err(|source| WanStartError::Cake {
-                wan: wan.name.clone(),
-                source: Box::new(source),
-            })?;
+        let cake =
+            CakeShaper::setup(config.clone())
+                .await
+                .map_err(|source| WanStartError::Cake {
+                    wan: wan.name.clone(),
+                    source: Box::new(source),
+                })?;
         tracing::info!(wan = %wan.name, interface = %config.interface, "CAKE verified");
         sinks.push(Box::new(cake));
     }
