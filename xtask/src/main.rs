@@ -3,6 +3,7 @@
 mod bench;
 mod build_ebpf;
 mod cmd;
+mod dist;
 mod setup;
 mod test;
 mod vm;
@@ -28,6 +29,8 @@ enum Command {
     Bench(bench::Args),
     /// The demo lab: real TCP through a changing bottleneck, with and without wanctl.
     Demo,
+    /// Release binary, man pages, shell completions, units and example configs in target/dist/.
+    Dist,
     /// Run programs or the VM tests in a qemu VM with Debian's 6.12 kernel (real sch_cake).
     Vm(vm::Args),
 }
@@ -42,6 +45,7 @@ fn main() -> std::process::ExitCode {
             "the demo lab is not built yet (it is the closed-loop lab issue); `cargo xtask test` works today"
         )),
         Command::Vm(args) => vm::main(&args),
+        Command::Dist => dist::run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,6 +3,7 @@
 pub mod check_cake;
 pub mod check_config;
 pub mod config_schema;
+mod generate;
 mod logging;
 mod probe;
 pub mod replay;
@@ -46,6 +47,9 @@ pub enum Command {
     Shaper(shaper::Args),
     /// Attach the passive RTT probe to an interface and print its samples and counters.
     Probe(probe::Args),
+    /// Write man pages and shell completions (used by `cargo xtask dist`).
+    #[command(hide = true)]
+    GenerateDocs(generate::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -67,5 +71,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckCake(args) => check_cake::run(&args),
         Command::Shaper(args) => shaper::run(&args),
         Command::Probe(args) => probe::run(&args),
+        Command::GenerateDocs(args) => generate::run(&args),
     }
 }
