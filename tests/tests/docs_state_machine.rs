@@ -32,7 +32,10 @@ fn blocks(doc: &str, lang: &str, marker: &str) -> BTreeMap<String, String> {
             continue;
         }
         let name = words.next().unwrap_or("").to_string();
-        let body: Vec<&str> = lines.by_ref().take_while(|l| !l.starts_with("```")).collect();
+        let body: Vec<&str> = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("```"))
+            .collect();
         assert!(
             found.insert(name.clone(), body.join("\n") + "\n").is_none(),
             "two `{marker}` blocks named `{name}`"
@@ -89,9 +92,7 @@ fn normalise(block: &str) -> Vec<String> {
 fn every_example_trace_replays_to_the_documented_outcome() {
     let doc = document();
     let configs = blocks(&doc, "yaml", "replay-config");
-    let config = configs
-        .get("")
-        .expect("one ```yaml replay-config block");
+    let config = configs.get("").expect("one ```yaml replay-config block");
     let traces = blocks(&doc, "csv", "replay-trace");
     let expects = blocks(&doc, "text", "replay-expect");
     assert!(traces.len() >= 4, "the document lost its examples");

@@ -124,7 +124,11 @@ fn render_section<'a>(
             cell(&text),
         );
         if let Some(node) = shape.object {
-            let path = if shape.list { format!("{path}[]") } else { path };
+            let path = if shape.list {
+                format!("{path}[]")
+            } else {
+                path
+            };
             children.push(Section {
                 path,
                 description,
@@ -263,10 +267,13 @@ fn choices(node: &Map<String, Value>) -> Option<String> {
     for variant in variants.iter().filter_map(Value::as_object) {
         let value = variant.get("const").map(render_value);
         let value = value.or_else(|| {
-            variant
-                .get("enum")
-                .and_then(Value::as_array)
-                .map(|values| values.iter().map(render_value).collect::<Vec<_>>().join(", "))
+            variant.get("enum").and_then(Value::as_array).map(|values| {
+                values
+                    .iter()
+                    .map(render_value)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
         })?;
         let _ = match variant.get("description").and_then(Value::as_str) {
             Some(description) => write!(text, " {value}: {}", one_line(description)),
