@@ -15,10 +15,7 @@ fn configuration_reference_matches_the_code() {
             .lines()
             .zip(generated.lines())
             .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(generated.lines().count()),
-                |i| i,
-            );
+            .unwrap_or_else(|| committed.lines().count().min(generated.lines().count()));
         panic!(
             "docs/configuration.md differs from the generated reference (first at line {}); regenerate: \
              cargo run -p wanctl -- config docs > docs/configuration.md",

@@ -95,7 +95,10 @@ fn paths_cited_in_the_documentation_exist() {
             }
         }
     }
-    assert!(checked > 50, "only {checked} paths found; is the extraction broken?");
+    assert!(
+        checked > 50,
+        "only {checked} paths found; is the extraction broken?"
+    );
     assert!(
         missing.is_empty(),
         "paths cited in the documentation do not exist:\n{}",
