@@ -109,8 +109,9 @@ fn render_section<'a>(
         let default = match property.get("default") {
             _ if required.contains(&key.as_str()) => "required".to_string(),
             Some(Value::Object(_)) if shape.object.is_some() => "see below".to_string(),
+            // Unset optional keys: what that means (often a computed default) is in the description.
+            Some(Value::Null) | None => "unset".to_string(),
             Some(value) => render_value(value),
-            None => "none".to_string(),
         };
         let mut text = description.map(one_line).unwrap_or_default();
         if let Some(choices) = choices(shape.target) {
@@ -365,7 +366,7 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("| `b` | choice, optional | none | — | One of: `x`: Ex. `y`. |"),
+            text.contains("| `b` | choice, optional | unset | — | One of: `x`: Ex. `y`. |"),
             "{text}"
         );
     }
