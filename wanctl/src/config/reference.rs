@@ -24,31 +24,88 @@ pub fn configuration_markdown() -> String {
     out
 }
 
-/// One object of the schema (a YAML mapping) waiting to be rendered as a section.
+/// One object of the schema (a YAML mapping): a section of the reference.
 struct Section<'a> {
     path: String,
     description: Option<&'a str>,
     node: &'a Map<String, Value>,
 }
 
-/// Renders the reference part of `schema` (a draft 2020-12 schema as schemars writes it).
-pub fn render(schema: &Value) -> String {
-    let empty = Map::new();
+/// One key of the configuration as the reference documents it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Key {
+    /// Full path, `wans[]` standing for every entry of a list (`wans[].control.interval`).
+    pub path: String,
+    /// The last component of `path`.
+    pub name: String,
+    /// Type and unit in words (`duration`, `bandwidth (bit/s)`, `integer, optional`, `section`).
+    pub type_name: String,
+    /// Default as written in the table (`50ms`, `required`, `unset`, `see below`).
+    pub default: String,
+    /// Documented lower bound: a number, or a duration or bandwidth in text.
+    pub minimum: Option<Value>,
+    /// Documented upper bound.
+    pub maximum: Option<Value>,
+    /// Description plus the allowed values of a choice, on one line.
+    pub description: String,
+}
+
+/// Every key of `schema` (a draft 2020-12 schema as schemars writes it), section by section, in the order
+/// the reference lists them: depth first, keys alphabetical.
+fn sections(schema: &Value) -> Vec<(Section<'_>, Vec<Key>)> {
+    static EMPTY: std::sync::OnceLock<Map<String, Value>> = std::sync::OnceLock::new();
+    let empty = EMPTY.get_or_init(Map::new);
     let defs = schema
         .get("$defs")
         .and_then(Value::as_object)
-        .unwrap_or(&empty);
-    let root = schema.as_object().unwrap_or(&empty);
-    let mut out = String::from(HEADER);
+        .unwrap_or(empty);
     let mut queue = vec![Section {
         path: String::new(),
         description: None,
-        node: root,
+        node: schema.as_object().unwrap_or(empty),
     }];
-    // Depth first, in schema (alphabetical) order, so the document reads top-down.
+    let mut out = Vec::new();
     while let Some(section) = queue.pop() {
-        let children = render_section(&mut out, &section, defs);
+        let (keys, children) = section_keys(&section, defs);
         queue.extend(children.into_iter().rev());
+        out.push((section, keys));
+    }
+    out
+}
+
+/// Every key of the configuration schema `schema`, flattened.
+pub fn keys(schema: &Value) -> Vec<Key> {
+    sections(schema)
+        .into_iter()
+        .flat_map(|(_, keys)| keys)
+        .collect()
+}
+
+/// Renders the reference part of `schema`.
+pub fn render(schema: &Value) -> String {
+    let mut out = String::from(HEADER);
+    for (section, keys) in sections(schema) {
+        let title = if section.path.is_empty() {
+            "Top level".to_string()
+        } else {
+            format!("`{}`", section.path)
+        };
+        let _ = write!(out, "\n## {title}\n\n");
+        if let Some(text) = section.description {
+            let _ = write!(out, "{}\n\n", one_line(text));
+        }
+        out.push_str("| key | type | default | range | description |\n|---|---|---|---|---|\n");
+        for key in keys {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} |",
+                key.name,
+                key.type_name,
+                key.default,
+                range(key.minimum.as_ref(), key.maximum.as_ref()),
+                cell(&key.description),
+            );
+        }
     }
     out
 }
@@ -69,37 +126,27 @@ Ranges are the limits `wanctl check-config` enforces on each key alone; keys tha
 other say so in their description.
 ";
 
-fn render_section<'a>(
-    out: &mut String,
+fn section_keys<'a>(
     section: &Section<'a>,
     defs: &'a Map<String, Value>,
-) -> Vec<Section<'a>> {
-    let title = if section.path.is_empty() {
-        "Top level".to_string()
-    } else {
-        format!("`{}`", section.path)
-    };
-    let _ = write!(out, "\n## {title}\n\n");
-    if let Some(text) = section.description {
-        let _ = write!(out, "{}\n\n", one_line(text));
-    }
-    out.push_str("| key | type | default | range | description |\n|---|---|---|---|---|\n");
+) -> (Vec<Key>, Vec<Section<'a>>) {
     let required: Vec<&str> = section
         .node
         .get("required")
         .and_then(Value::as_array)
         .map(|keys| keys.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    let mut keys = Vec::new();
     let mut children = Vec::new();
     let properties = section.node.get("properties").and_then(Value::as_object);
-    for (key, property) in properties.into_iter().flatten() {
+    for (name, property) in properties.into_iter().flatten() {
         let Some(property) = property.as_object() else {
             continue;
         };
         let path = if section.path.is_empty() {
-            key.clone()
+            name.clone()
         } else {
-            format!("{}.{key}", section.path)
+            format!("{}.{name}", section.path)
         };
         let shape = Shape::of(property, defs);
         let description = property
@@ -107,7 +154,7 @@ fn render_section<'a>(
             .or_else(|| shape.target.get("description"))
             .and_then(Value::as_str);
         let default = match property.get("default") {
-            _ if required.contains(&key.as_str()) => "required".to_string(),
+            _ if required.contains(&name.as_str()) => "required".to_string(),
             Some(Value::Object(_)) if shape.object.is_some() => "see below".to_string(),
             // Unset optional keys: what that means (often a computed default) is in the description.
             Some(Value::Null) | None => "unset".to_string(),
@@ -117,27 +164,29 @@ fn render_section<'a>(
         if let Some(choices) = choices(shape.target) {
             text.push_str(&choices);
         }
-        let _ = writeln!(
-            out,
-            "| `{key}` | {} | {default} | {} | {} |",
-            shape.type_name(),
-            range(shape.target),
-            cell(&text),
-        );
+        let (minimum, maximum) = bounds(shape.target);
         if let Some(node) = shape.object {
-            let path = if shape.list {
-                format!("{path}[]")
-            } else {
-                path
-            };
             children.push(Section {
-                path,
+                path: if shape.list {
+                    format!("{path}[]")
+                } else {
+                    path.clone()
+                },
                 description,
                 node,
             });
         }
+        keys.push(Key {
+            path,
+            name: name.clone(),
+            type_name: shape.type_name(),
+            default,
+            minimum,
+            maximum,
+            description: text,
+        });
     }
-    children
+    (keys, children)
 }
 
 /// What a property is, after following `$ref`s, optional wrappers and list items.
@@ -287,25 +336,20 @@ fn choices(node: &Map<String, Value>) -> Option<String> {
     Some(text)
 }
 
-fn range(node: &Map<String, Value>) -> String {
-    let bound = |numeric: &str, textual: &str| {
-        node.get(textual)
-            .or_else(|| node.get(numeric))
-            .map(|value| match value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
-            })
+/// The documented bounds of a value: `x-minimum`/`x-maximum` (durations, bandwidths) or `minimum`/`maximum`
+/// (numbers; schemars adds `minimum: 0` to every unsigned integer).
+fn bounds(node: &Map<String, Value>) -> (Option<Value>, Option<Value>) {
+    let bound =
+        |numeric: &str, textual: &str| node.get(textual).or_else(|| node.get(numeric)).cloned();
+    (bound("minimum", "x-minimum"), bound("maximum", "x-maximum"))
+}
+
+fn range(minimum: Option<&Value>, maximum: Option<&Value>) -> String {
+    let text = |value: &Value| match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
     };
-    let unsigned_only = node
-        .get("format")
-        .and_then(Value::as_str)
-        .is_some_and(|format| format.starts_with("uint"))
-        && node.get("minimum").and_then(Value::as_f64) == Some(0.0)
-        && !node.contains_key("maximum");
-    if unsigned_only {
-        return "≥ 0".into();
-    }
-    match (bound("minimum", "x-minimum"), bound("maximum", "x-maximum")) {
+    match (minimum.map(text), maximum.map(text)) {
         (Some(low), Some(high)) => format!("{low} ..= {high}"),
         (Some(low), None) => format!("≥ {low}"),
         (None, Some(high)) => format!("≤ {high}"),
