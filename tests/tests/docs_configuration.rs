@@ -37,6 +37,7 @@ wans:
       interface: eth0
       upload: { initial_rate: 20Mbit }
       download: { initial_rate: 100Mbit }
+    active_probe: { reflectors: [192.0.2.10] }
     routeros:
       host: 192.0.2.1
       user: wanctl

@@ -24,9 +24,11 @@ pub struct ActiveProbeConfig {
     pub reflectors: Vec<IpAddr>,
     /// Replacements, taken in order when an active reflector stops answering or is demoted.
     pub spares: Vec<IpAddr>,
-    /// Probes per second for the whole WAN, shared round-robin across the active reflectors.
+    /// Probes per second for the whole WAN, shared round-robin across the active reflectors; above 0.
+    #[schemars(range(max = MAX_RATE))]
     pub rate: f64,
-    /// A probe without a reply after this long is lost and counts as an offence against its reflector.
+    /// A probe without a reply after this long is lost and counts as an offence against its reflector; above 0.
+    #[schemars(extend("x-maximum" = "10s"))]
     pub deadline: DurationSpec,
     /// Interface the probes must leave by (`SO_BINDTODEVICE`), e.g. the WAN's device.
     pub device: Option<String>,
@@ -39,6 +41,7 @@ pub struct ActiveProbeConfig {
     /// Offences (lost probes) are counted over this sliding window.
     pub offence_window: DurationSpec,
     /// A reflector with this many offences within the window is replaced by a spare.
+    #[schemars(range(min = 1))]
     pub offence_threshold: u32,
     /// How often the active reflectors' baselines and deltas are compared with each other.
     pub comparison_interval: DurationSpec,
