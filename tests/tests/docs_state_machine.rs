@@ -7,12 +7,18 @@
 //! line per cycle: `time delta download_state download_mbit download_reason upload_state upload_mbit
 //! upload_reason` (`delta` is `-` when unknown). Defaults tables follow a `<!-- defaults: control -->` or
 //! `<!-- defaults: steering -->` line; their first column is the key path, the second the default, and a
-//! third column of the form `N ms` is checked as N cycles times the default interval.
+//! third column of the form `N ms` is checked as N cycles times the default interval. The
+//! ```` ```text steering-example ```` block is a steering timeline (`t | primary | alternate | state after |
+//! reason`) stepped through the real steering machine with the default policy.
 
 use std::{collections::BTreeMap, path::PathBuf, str::FromStr};
 
 use serde_json::Value;
-use wanctl::config::DurationSpec;
+use wanctl::{
+    config::DurationSpec,
+    signal::Timestamp,
+    steering::{CongestionState, SteeringMachine, WanCongestion},
+};
 
 fn document() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/state-machine.md");
@@ -204,4 +210,60 @@ fn the_documented_steering_defaults_are_the_real_ones() {
         assert!(!actual.is_null(), "steering.{key} has no default");
         same(actual, &documented, &format!("steering.{key}"));
     }
+}
+
+fn congestion(state: &str, at: Timestamp) -> WanCongestion {
+    let (state, link_up) = match state {
+        "green" => (CongestionState::Green, true),
+        "yellow" => (CongestionState::Yellow, true),
+        "soft_red" => (CongestionState::SoftRed, true),
+        "red" => (CongestionState::Red, true),
+        "down" => (CongestionState::Green, false),
+        other => panic!("steering example: unknown WAN state `{other}`"),
+    };
+    WanCongestion {
+        state,
+        delay_delta_ms: 0.0,
+        drop_rate: 0.0,
+        backlog_bytes: 0,
+        updated_at: at,
+        link_up,
+    }
+}
+
+#[test]
+fn the_steering_example_is_what_the_machine_does() {
+    let doc = document();
+    let example = blocks(&doc, "text", "steering-example")
+        .remove("")
+        .expect("a ```text steering-example block");
+    let yaml = "{ primary: a, alternate: b, actuator: { routeros: { mangle_comment: x } } }";
+    let config: wanctl::steering::SteeringConfig = serde_yaml_ng::from_str(yaml).unwrap();
+    let (mut machine, _) = SteeringMachine::start(&config, Timestamp::from_secs_f64(0.0), false);
+    let mut steps = 0;
+    for line in example
+        .lines()
+        .filter(|l| !l.starts_with('t') && !l.trim().is_empty())
+    {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [t, primary, alternate, state, reason] = cells[..] else {
+            panic!("steering example: `{line}` does not have five columns");
+        };
+        let now = Timestamp::from_secs_f64(t.parse().unwrap());
+        let decision = machine.step(now, &congestion(primary, now), &congestion(alternate, now));
+        if decision.switch {
+            machine.commit(now, &decision);
+        }
+        let actual = (
+            machine.action().as_str().to_string(),
+            decision.reason.to_string(),
+        );
+        assert_eq!(
+            actual,
+            (state.to_string(), reason.to_string()),
+            "docs/state-machine.md steering example at t = {t}"
+        );
+        steps += 1;
+    }
+    assert!(steps >= 8, "the steering example lost its steps");
 }
