@@ -2,6 +2,7 @@
 
 pub mod check_cake;
 pub mod check_config;
+mod config_docs;
 pub mod config_schema;
 mod generate;
 mod logging;
@@ -35,7 +36,7 @@ pub enum Command {
     Version(version::Args),
     /// Validate a configuration file and print the effective configuration (exit 0 valid, 2 invalid).
     CheckConfig(check_config::Args),
-    /// Configuration tools (`config schema`: JSON Schema for editors).
+    /// Configuration tools (`config schema`: JSON Schema for editors; `config docs`: Markdown reference).
     Config(config_schema::Args),
     /// Show the running daemon's health, one row per WAN.
     Status(status::Args),
