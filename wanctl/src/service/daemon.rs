@@ -10,6 +10,7 @@ use super::{
     LoopContext, LoopStats, Notifier, Reloader, ServiceRuntime, Signals, StartError, Telemetry,
     daemon_cycle::DaemonCycle,
     run_wan_loop, shutdown_channel,
+    steering_task::{CongestionBoard, SteeringStartError, SteeringTask, open_actuator},
     wan_start::{RunOptions, StartedWan, WanStartError, start_wan},
     watchdog_period_from_env,
 };
@@ -31,6 +32,8 @@ pub enum DaemonError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Steering(#[from] SteeringStartError),
     #[error("sending READY=1: {0}")]
     Ready(std::io::Error),
 }
@@ -64,6 +67,13 @@ pub async fn run(path: PathBuf, config: Config, options: RunOptions) -> Result<(
             return Err(error.into());
         }
     };
+    let steering = match prepare_steering(&config, runtime.telemetry()) {
+        Ok(steering) => steering,
+        Err(error) => {
+            runtime.stop().await;
+            return Err(error.into());
+        }
+    };
     let wans = config.wans.clone();
     let save_every = config.service.state_save_interval.get();
     let (reloader, receiver) = Reloader::new(path, config, Box::new(load), notifier);
@@ -89,15 +99,19 @@ pub async fn run(path: PathBuf, config: Config, options: RunOptions) -> Result<(
             first_cycle: Some(first_tx),
             shutdown: loop_shutdown.clone(),
         };
-        let body = DaemonCycle::new(
+        let mut body = DaemonCycle::new(
             wan,
             started.cycle,
             started.store,
             save_every,
             receiver.clone(),
         );
+        if let Some(task) = &steering {
+            body = body.post_to(task.board.clone());
+        }
         loops.push(tokio::spawn(run_wan_loop(body, context)));
     }
+    let steering = steering.map(|task| tokio::spawn(task.run(loop_shutdown.clone())));
 
     let stopped_early = tokio::select! {
         () = wait_first_cycles(first_cycles) => None,
@@ -121,9 +135,41 @@ pub async fn run(path: PathBuf, config: Config, options: RunOptions) -> Result<(
     tracing::info!(signal, "stopping the WAN loops");
     loop_trigger.fire();
     finish(loops).await;
+    if let Some(steering) = steering
+        && let Err(error) = steering.await
+    {
+        tracing::error!(%error, "the steering task ended abnormally");
+    }
     runtime.stop().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The steering task, when configured: its actuator opened, not yet running.
+fn prepare_steering(
+    config: &Config,
+    telemetry: &Arc<Telemetry>,
+) -> Result<Option<SteeringTask>, SteeringStartError> {
+    let Some(steering) = &config.steering else {
+        return Ok(None);
+    };
+    let interface_of = |name: &str| {
+        let interface = config
+            .wans
+            .iter()
+            .find(|w| w.name == name)
+            .map(|w| w.interface.clone())
+            .unwrap_or_default();
+        (name.to_string(), interface)
+    };
+    Ok(Some(SteeringTask {
+        config: steering.clone(),
+        primary: interface_of(&steering.primary),
+        alternate: interface_of(&steering.alternate),
+        actuator: open_actuator(config, steering)?,
+        board: CongestionBoard::default(),
+        telemetry: Arc::clone(telemetry),
+    }))
 }
 
 /// Starts every WAN in order; on the first failure the ones already started are dropped (detached).

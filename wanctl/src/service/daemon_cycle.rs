@@ -6,7 +6,9 @@ use std::{sync::Arc, time::Duration};
 use futures::FutureExt;
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
-use super::{ControlCycle, CycleReport, WanCycle, wan_source::WanSource};
+use super::{
+    ControlCycle, CycleReport, WanCycle, steering_task::CongestionBoard, wan_source::WanSource,
+};
 use crate::{
     config::{Config, WanConfig},
     control::ControllerState,
@@ -23,6 +25,7 @@ pub struct DaemonCycle {
     state_error_logged: bool,
     save_every: Duration,
     next_save: Instant,
+    board: Option<CongestionBoard>,
 }
 
 type Store = StateStore<ControllerState>;
@@ -54,7 +57,14 @@ impl DaemonCycle {
             state_error_logged: false,
             save_every,
             next_save: Instant::now() + save_every,
+            board: None,
         }
+    }
+
+    /// Posts this WAN's congestion to the steering task after every cycle.
+    pub fn post_to(mut self, board: CongestionBoard) -> Self {
+        self.board = Some(board);
+        self
     }
 
     /// Saves the state now (at shutdown) and hands back the cycle for the exit policy.
@@ -158,6 +168,9 @@ impl WanCycle for DaemonCycle {
             self.apply_reload();
         }
         let mut report = self.cycle.run_cycle(now).await;
+        if let Some(board) = &self.board {
+            board.post(&self.name, self.cycle.controller().last_decision());
+        }
         self.save_state(now, &mut report.degraded_reasons);
         report
     }
