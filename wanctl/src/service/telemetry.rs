@@ -179,8 +179,10 @@ impl Telemetry {
             .get_or_create(&wan_labels)
             .inc_by(report.ringbuf_lost);
         m.cycles.get_or_create(&wan_labels).inc();
+        // Created on the first cycle even without an overrun: an alert on the counter needs the series.
+        let overruns = m.cycle_overruns.get_or_create(&wan_labels);
         if report.overrun {
-            m.cycle_overruns.get_or_create(&wan_labels).inc();
+            overruns.inc();
         }
         m.cycle_duration
             .get_or_create(&wan_labels)
