@@ -304,3 +304,18 @@ fn schema_describes_the_document() {
     );
     assert_eq!(schema["additionalProperties"], false);
 }
+
+#[test]
+fn a_routeros_steering_actuator_needs_the_primary_wans_router() {
+    let text = format!(
+        "{}  - name: wan2\n    interface: eth1\n{CONTROL}steering:\n  primary: wan1\n  alternate: wan2\n  \
+         actuator: {{routeros: {{mangle_comment: wanctl-steer}}}}\n",
+        minimal()
+    );
+    let error = one_error(&text);
+    assert!(error.contains("steering.actuator.routeros"), "{error}");
+    assert!(
+        error.contains("`wan1` has no `routeros` section"),
+        "{error}"
+    );
+}

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, path::Path, time::Duration};
 
 use super::{Config, ConfigError};
-use crate::signal::source_policy::SourcePolicy;
+use crate::{signal::source_policy::SourcePolicy, steering::actuator::ActuatorConfig};
 
 /// Longest WAN name: it ends up in file names, metric labels and STATUS lines.
 const MAX_WAN_NAME: usize = 32;
@@ -136,6 +136,21 @@ pub fn validate(config: &Config, source: &Path) -> Result<(), Vec<ConfigError>> 
                     format!("`{name}` is not the name of a configured WAN"),
                 );
             }
+        }
+        // The mangle rule lives on the primary WAN's router; without one the daemon could not reach it.
+        let primary_router = config
+            .wans
+            .iter()
+            .find(|wan| wan.name == steering.primary)
+            .is_some_and(|wan| wan.routeros.is_some());
+        if matches!(steering.actuator, ActuatorConfig::RouterOs(_)) && !primary_router {
+            error(
+                "steering.actuator.routeros".to_string(),
+                format!(
+                    "the mangle rule is toggled on the primary WAN's router, but WAN `{}` has no `routeros` section",
+                    steering.primary
+                ),
+            );
         }
     }
     if errors.is_empty() {
