@@ -180,8 +180,9 @@ pub struct DirectionConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CakeConfig {
-    /// Drops plus ECN marks per second (smoothed) above which the queue counts as congested: GREEN does not
-    /// increase and YELLOW applies without dwell.
+    /// Drops plus ECN marks per second (smoothed) above which they confirm congestion: a delay above target
+    /// goes YELLOW without dwell. They never stop increases in GREEN (at baseline delay, CAKE dropping means
+    /// it is the bottleneck, as intended).
     #[serde(default = "d::drop_rate_threshold")]
     #[schemars(range(min = 0.001, max = 1000000000.0))]
     pub drop_rate_threshold: f64,

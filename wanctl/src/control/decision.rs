@@ -62,7 +62,7 @@ pub enum Reason {
     YellowDwell,
     /// Delay back under target but inside the deadband: still YELLOW.
     Deadband,
-    /// CAKE drops/marks above threshold: YELLOW without dwell, or no increase in GREEN.
+    /// CAKE drops/marks above threshold confirmed a delay above target: YELLOW without dwell.
     CakeDrops,
     /// CAKE has a standing queue: no increase.
     CakeBacklog,

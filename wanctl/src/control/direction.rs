@@ -116,13 +116,14 @@ impl DirectionState {
         }
         self.enter(Zone::Green);
         self.green_streak = self.green_streak.saturating_add(1);
-        if obs.cake.drops || obs.cake.standing {
+        // Drops alone do not stop growth: with the delay at baseline they mean CAKE is the bottleneck, which
+        // is where shaping wants it, and growing is how recovered capacity is found. A standing queue does.
+        if obs.cake.standing {
             self.green_streak = 0;
         }
         let (rate, reason) = self.green_move(p, obs, self.green_streak >= p.green_required);
         self.rate = rate;
         let reason = match reason {
-            Reason::GreenHold if obs.cake.drops => Reason::CakeDrops,
             Reason::GreenHold if obs.cake.standing => Reason::CakeBacklog,
             other => other,
         };

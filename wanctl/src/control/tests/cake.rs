@@ -64,3 +64,28 @@ fn a_standing_backlog_stops_increases() {
     }
     assert!(dl(sim.ctrl.last_decision()) > low);
 }
+
+#[test]
+fn drops_at_baseline_delay_do_not_stop_growth() {
+    // CAKE dropping while the delay stays at baseline is CAKE being the bottleneck: the rate must still grow
+    // (this is how capacity that came back is found), exactly as without drops.
+    let mut plain = settled();
+    let mut dropping = settled();
+    for sim in [&mut plain, &mut dropping] {
+        for _ in 0..40 {
+            sim.at(200.0, 1.0);
+        }
+    }
+    dropping.cake.download = Some(CakeSignals {
+        drops: 5,
+        ..CakeSignals::default()
+    });
+    let start = dl(plain.ctrl.last_decision());
+    for _ in 0..100 {
+        plain.at(20.0, 1.0);
+        dropping.at(20.0, 1.0);
+    }
+    let grown = dl(dropping.ctrl.last_decision());
+    assert!(grown > start, "{grown} did not grow from {start}");
+    assert_eq!(grown, dl(plain.ctrl.last_decision()));
+}
