@@ -2,11 +2,7 @@
 //! binary and `wanctl-lab`, runs the scenario's modes in the VM (real sch_cake and netem), streams the
 //! lab's progress lines, then writes `target/lab/<scenario>.{json,svg}` on the host.
 
-use std::{
-    path::{Path, PathBuf},
-    process::Command,
-    time::Duration,
-};
+use std::{path::PathBuf, process::Command, time::Duration};
 
 use anyhow::{Context, bail};
 
@@ -64,8 +60,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     std::fs::create_dir_all(&out)?;
 
     build_ebpf::run(&build_ebpf::Args { release: true })?;
-    let wanctl = build_wanctl()?;
-    let lab = vm::build_bin("wanctl-lab")?;
+    let (wanctl, lab) = build_binaries()?;
     let modes: Vec<&str> = args.modes.split(',').map(str::trim).collect();
     let seconds = scenario_seconds(&yaml);
     let timeout = Duration::from_secs(120 + modes.len() as u64 * (seconds + 60));
@@ -147,25 +142,34 @@ fn echo(line: &str) {
     }
 }
 
-/// `cargo build --release -p wanctl --bin wanctl`; returns the binary's path.
-fn build_wanctl() -> anyhow::Result<PathBuf> {
-    let root = cmd::repo_root();
-    cmd::run(Command::new("cargo").current_dir(&root).args([
+/// Builds `wanctl` and `wanctl-lab` in release mode in one cargo run (one feature resolution, so neither
+/// build invalidates the other); returns their paths.
+fn build_binaries() -> anyhow::Result<(PathBuf, PathBuf)> {
+    let mut command = Command::new("cargo");
+    command.current_dir(cmd::repo_root()).args([
         "build",
         "--release",
         "-p",
         "wanctl",
+        "-p",
+        "wanctl-tests",
+        "--features",
+        "wanctl-tests/vm",
         "--bin",
         "wanctl",
-    ]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
-    let binary = target.join("release/wanctl");
-    if !Path::new(&binary).exists() {
-        bail!("cargo built no {}", binary.display());
-    }
-    Ok(binary)
+        "--bin",
+        "wanctl-lab",
+        "--message-format=json-render-diagnostics",
+    ]);
+    let built = vm::executables(&mut command, false)?;
+    let find = |name: &str| {
+        built
+            .iter()
+            .find(|(target, _)| target == name)
+            .map(|(_, path)| path.clone())
+            .with_context(|| format!("cargo built no {name} binary"))
+    };
+    Ok((find("wanctl")?, find("wanctl-lab")?))
 }
 
 /// The scenario's idle plus duration in whole seconds (for the VM timeout); 120 if unreadable.

@@ -168,7 +168,7 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
             if let Ok(mut shaper) = shaper.lock() {
                 shaper.push(sample);
             }
-            if (t / SHAPER_EVERY.as_secs_f64()).round() as u64 % 2 == 0 {
+            if ((t / SHAPER_EVERY.as_secs_f64()).round() as u64).is_multiple_of(2) {
                 progress(scenario, mode, &sample, &down_bins, &up_bins, &tcp_samples);
             }
             if let Some(daemon) = daemon.as_mut()

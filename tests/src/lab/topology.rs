@@ -100,8 +100,9 @@ impl LabNet {
             Dir::Download => ("i-gw", self.limits[0]),
             Dir::Upload => ("i-core", self.limits[1]),
         };
-        // About 2 ms of tokens (at least two full frames): a small burst keeps the FIFO honest.
-        let burst = (rate.bps() / 8 / 500).max(3100);
+        // 25 ms of tokens (at least two full frames): the emulated guest's timers fire late under load,
+        // and a smaller bucket would lose the tokens of the late part, running the link below its rate.
+        let burst = (rate.bps() / 8 / 40).max(3100);
         self.isp.exec_ok(&[
             "tc",
             "qdisc",

@@ -230,7 +230,7 @@ pub fn build_bin(bin: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Executables cargo reported: test harnesses when `tests`, otherwise binaries.
-fn executables(command: &mut Command, tests: bool) -> anyhow::Result<Vec<(String, PathBuf)>> {
+pub fn executables(command: &mut Command, tests: bool) -> anyhow::Result<Vec<(String, PathBuf)>> {
     println!("$ {}", cmd::describe(command));
     let out = command.stderr(std::process::Stdio::inherit()).output()?;
     if !out.status.success() {
