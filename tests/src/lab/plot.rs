@@ -105,14 +105,15 @@ fn rate_chart(
         Dir::Download => &run.download_bytes,
         Dir::Upload => &run.upload_bytes,
     };
+    // Half-second averages: single bins swing with every burst of ACK clocking.
+    let per = ((0.5 / run.bin_s).round() as usize).max(1);
     let goodput: Vec<(f64, f64)> = bins
-        .iter()
+        .chunks(per)
         .enumerate()
-        .map(|(i, &b)| {
-            (
-                (i as f64 + 0.5) * run.bin_s,
-                b as f64 * 8.0 / run.bin_s / 1e6,
-            )
+        .map(|(i, chunk)| {
+            let span = chunk.len() as f64 * run.bin_s;
+            let bits = chunk.iter().sum::<u64>() as f64 * 8.0;
+            ((i * per) as f64 * run.bin_s + span / 2.0, bits / span / 1e6)
         })
         .collect();
     let peak = capacity
@@ -265,13 +266,13 @@ fn draw(out: &mut String, f: &Frame, series: &[Series]) {
     }
 }
 
-/// The smallest 1, 2 or 5 times a power of ten at or above `v`.
+/// The smallest 1, 2, 2.5 or 5 times a power of ten at or above `v`.
 pub fn nice_ceiling(v: f64) -> f64 {
     if !(v.is_finite() && v > 0.0) {
         return 1.0;
     }
     let power = 10f64.powf(v.log10().floor());
-    [1.0, 2.0, 5.0, 10.0]
+    [1.0, 2.0, 2.5, 5.0, 10.0]
         .into_iter()
         .map(|m| m * power)
         .find(|&c| c >= v * (1.0 - 1e-12))
