@@ -7,12 +7,14 @@ use std::{
     net::{TcpListener, TcpStream},
 };
 
-use aya::programs::{SchedClassifier, TcAttachType};
 use wanctl::{
     probe::ebpf::{AttachMode, ProbeConfig, WanPrograms},
     signal::SampleKind,
 };
-use wanctl_tests::netns::{Netns, is_root, veth};
+use wanctl_tests::{
+    netns::{Netns, is_root, veth},
+    tc::filters_mentioning_wanctl,
+};
 
 const EXCHANGES: usize = 20;
 
@@ -41,33 +43,6 @@ fn tcp_round_trips(gw: &Netns, isp: &Netns) -> usize {
                 .count()
         })
     })
-}
-
-fn filters_mentioning_wanctl(ns: &Netns, dev: &str) -> String {
-    let mut found = String::new();
-    for hook in ["ingress", "egress"] {
-        let out = ns.exec_ok(&["tc", "filter", "show", "dev", dev, hook]);
-        found.push_str(&out);
-    }
-    let tcx = ns.enter(|| {
-        let mut names = Vec::new();
-        for hook in [TcAttachType::Ingress, TcAttachType::Egress] {
-            let (_, programs) = SchedClassifier::query_tcx(dev, hook).unwrap();
-            names.extend(
-                programs
-                    .iter()
-                    .map(|p| format!("tcx {}", p.name_as_str().unwrap_or("?"))),
-            );
-        }
-        names.join("\n")
-    });
-    found.push_str(&tcx);
-
-    found
-        .lines()
-        .filter(|l| l.contains("wanctl"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 #[tokio::test(flavor = "current_thread")]

@@ -1,6 +1,6 @@
 //! Multi-WAN steering end to end on a namespace gateway: the shipped nftables example classifies, the
 //! Linux actuator switches policy routing over rtnetlink, and the state machine (fed synthetic congestion,
-//! since the daemon is not wired yet) decides. While WAN1 is congested, new latency-sensitive connections
+//! so its wall-clock timers can be checked exactly; `steering_daemon.rs` runs the real daemon) decides. While WAN1 is congested, new latency-sensitive connections
 //! leave via WAN2; bulk and pre-existing connections stay on WAN1; after recovery new connections use
 //! WAN1 again, and connections that started on WAN2 stay there.
 

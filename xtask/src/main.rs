@@ -3,6 +3,7 @@
 mod bench;
 mod build_ebpf;
 mod cmd;
+mod dist;
 mod lab;
 mod setup;
 mod test;
@@ -31,6 +32,8 @@ enum Command {
     Demo(lab::DemoArgs),
     /// The closed-loop benchmark: a scenario under no shaping, static CAKE and wanctl; JSON and a plot.
     Lab(lab::Args),
+    /// Release binary, man pages, shell completions, units and example configs in target/dist/.
+    Dist,
     /// Run programs or the VM tests in a qemu VM with Debian's 6.12 kernel (real sch_cake).
     Vm(vm::Args),
 }
@@ -44,6 +47,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => lab::demo(&args),
         Command::Lab(args) => lab::run(&args),
         Command::Vm(args) => vm::main(&args),
+        Command::Dist => dist::run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! `wanctl config schema`: the JSON Schema of the configuration file, for editors (YAML language servers read
-//! it through a `# yaml-language-server: $schema=` comment).
+//! it through a `# yaml-language-server: $schema=` comment). `wanctl config docs`: the same facts as the
+//! Markdown reference in `docs/configuration.md`.
 
 use std::process::ExitCode;
 
@@ -15,6 +16,8 @@ pub struct Args {
 pub enum ConfigCommand {
     /// Print the JSON Schema of the configuration file.
     Schema,
+    /// Print the configuration reference in Markdown (`docs/configuration.md`).
+    Docs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -23,6 +26,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let schema = schemars::schema_for!(Config);
             println!("{}", serde_json::to_string_pretty(&schema)?);
         }
+        ConfigCommand::Docs => return Ok(super::config_docs::run()),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,10 +2,13 @@
 
 pub mod check_cake;
 pub mod check_config;
+mod config_docs;
 pub mod config_schema;
+mod generate;
 mod logging;
 mod probe;
 pub mod replay;
+mod run;
 pub mod shaper;
 pub mod status;
 mod version;
@@ -13,7 +16,7 @@ mod version;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-pub use logging::{LogArgs, init_logging};
+pub use logging::{LogArgs, LogFormat, init_logging};
 
 /// wanctl: keeps CAKE just under the link's real capacity, measured passively in the kernel.
 #[derive(Debug, Parser)]
@@ -27,11 +30,13 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon: measure, decide and shape every configured WAN until SIGTERM (SIGHUP reloads).
+    Run(run::Args),
     /// Print version and build facts (embedded eBPF object size).
     Version(version::Args),
     /// Validate a configuration file and print the effective configuration (exit 0 valid, 2 invalid).
     CheckConfig(check_config::Args),
-    /// Configuration tools (`config schema`: JSON Schema for editors).
+    /// Configuration tools (`config schema`: JSON Schema for editors; `config docs`: Markdown reference).
     Config(config_schema::Args),
     /// Show the running daemon's health, one row per WAN.
     Status(status::Args),
@@ -43,6 +48,9 @@ pub enum Command {
     Shaper(shaper::Args),
     /// Attach the passive RTT probe to an interface and print its samples and counters.
     Probe(probe::Args),
+    /// Write man pages and shell completions (used by `cargo xtask dist`).
+    #[command(hide = true)]
+    GenerateDocs(generate::Args),
 }
 
 /// Runs the chosen subcommand.
@@ -50,7 +58,12 @@ pub enum Command {
 /// # Errors
 /// Whatever the subcommand reports; the binary prints it and exits non-zero.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // `run` sets up logging itself, in the format its configuration asks for.
+    if !matches!(cli.command, Command::Run(_)) {
+        init_logging(&cli.log, LogFormat::Human);
+    }
     match cli.command {
+        Command::Run(args) => run::run(&args, &cli.log),
         Command::Version(args) => version::run(&args),
         Command::CheckConfig(args) => check_config::run(&args),
         Command::Config(args) => config_schema::run(&args),
@@ -59,5 +72,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::CheckCake(args) => check_cake::run(&args),
         Command::Shaper(args) => shaper::run(&args),
         Command::Probe(args) => probe::run(&args),
+        Command::GenerateDocs(args) => generate::run(&args),
     }
 }

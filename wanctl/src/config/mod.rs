@@ -4,6 +4,7 @@ mod document;
 mod error;
 pub mod load;
 pub mod migrate;
+pub mod reference;
 mod service;
 mod suggest;
 pub mod units;

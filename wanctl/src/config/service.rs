@@ -26,6 +26,7 @@ pub struct ServiceConfig {
     /// Log line format; `--log-format` on the command line wins.
     pub log_format: LogFormat,
     /// Minimum time between two state-file writes of one WAN (flash wear); a shutdown always writes.
+    #[schemars(extend("x-minimum" = "1s", "x-maximum" = "600s"))]
     pub state_save_interval: DurationSpec,
     /// What the systemd watchdog counts as a stalled control loop.
     pub watchdog: WatchdogPolicy,
@@ -60,6 +61,7 @@ pub enum LogFormat {
 #[serde(deny_unknown_fields, default)]
 pub struct WatchdogPolicy {
     /// A loop without a completed cycle for this long counts as stalled; keep it below half of `WatchdogSec=`.
+    #[schemars(extend("x-minimum" = "100ms", "x-maximum" = "600s"))]
     pub stall_after: DurationSpec,
 }
 

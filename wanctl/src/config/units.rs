@@ -234,7 +234,7 @@ serde_via_str!(Bandwidth, "a bandwidth such as \"95Mbit\" or \"950M\"");
 serde_via_str!(DurationSpec, "a duration such as \"50ms\" or \"2s\"");
 
 macro_rules! schema_as_str {
-    ($type:ty, $json_type:tt, $name:literal, $description:literal, $pattern:literal) => {
+    ($type:ty, $json_type:tt, $name:literal, $format:literal, $description:literal, $pattern:literal) => {
         impl schemars::JsonSchema for $type {
             fn inline_schema() -> bool {
                 true
@@ -247,6 +247,7 @@ macro_rules! schema_as_str {
             fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
                 schemars::json_schema!({
                     "type": $json_type,
+                    "format": $format,
                     "description": $description,
                     "pattern": $pattern
                 })
@@ -255,11 +256,13 @@ macro_rules! schema_as_str {
     };
 }
 
-// Plain numbers are bits per second; durations always need a unit.
+// Plain numbers are bits per second; durations always need a unit. `format` is an annotation (validators
+// ignore formats they do not know); the configuration reference reads it to name the unit.
 schema_as_str!(
     Bandwidth,
     ["string", "integer"],
     "Bandwidth",
+    "bandwidth",
     "Bits per second with an SI prefix: \"95Mbit\", \"950M\", \"1.5Gbit\"",
     "^\\s*[0-9.]+\\s*([kKmMgG]?(bit)?)\\s*$"
 );
@@ -267,6 +270,7 @@ schema_as_str!(
     DurationSpec,
     "string",
     "Duration",
+    "duration",
     "A duration with a unit: \"50ms\", \"2s\", \"5m\"",
     "^\\s*[0-9.]+\\s*(us|µs|ms|s|m|min|h)\\s*$"
 );

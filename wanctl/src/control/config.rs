@@ -21,69 +21,85 @@ use crate::config::{Bandwidth, DurationSpec};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ControlConfig {
-    /// Nominal control cycle length.
+    /// Nominal control cycle length: how often samples are aggregated and a rate is decided. Hysteresis counts
+    /// (`dwell_cycles`, `green_required`) are in cycles, so they scale with it; time constants do not.
     #[serde(default = "d::interval")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "10ms", "x-maximum" = "10s"))]
     pub interval: DurationSpec,
-    /// Delay above baseline that leaves GREEN (YELLOW above it).
+    /// Delay above baseline (load RTT minus baseline RTT) above which a direction leaves GREEN for YELLOW.
+    /// Must be below `warn_bloat`.
     #[serde(default = "d::target_bloat")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "100us", "x-maximum" = "5s"))]
     pub target_bloat: DurationSpec,
-    /// Delay above baseline for download SOFT_RED and upload RED.
+    /// Delay above baseline above which download goes SOFT_RED and upload RED. Must be between
+    /// `target_bloat` and `hard_red_bloat`.
     #[serde(default = "d::warn_bloat")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "100us", "x-maximum" = "5s"))]
     pub warn_bloat: DurationSpec,
-    /// Delay above baseline for download RED.
+    /// Delay above baseline above which download goes RED (upload has no SOFT_RED; its RED starts at
+    /// `warn_bloat`). Must be above `warn_bloat`.
     #[serde(default = "d::hard_red_bloat")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "100us", "x-maximum" = "5s"))]
     pub hard_red_bloat: DurationSpec,
-    /// Cycles above target before GREEN turns YELLOW (0: immediately).
+    /// Consecutive cycles above target before a confirmed GREEN decreases as YELLOW; before that the state is
+    /// reported YELLOW (`yellow_dwell`) and the rate holds. 0 or 1: the first cycle above target decreases.
+    /// CAKE drop evidence and a way down from SOFT_RED/RED skip the dwell.
     #[serde(default = "d::dwell_cycles")]
+    #[schemars(range(min = 0, max = 1000))]
     pub dwell_cycles: u32,
-    /// YELLOW stays YELLOW until delay is this far below target (at most half the target).
+    /// A direction in YELLOW stays YELLOW (and keeps decreasing) until the delay is this far below target;
+    /// the deadband used is at most half the target.
     #[serde(default = "d::deadband")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "5s"))]
     pub deadband: DurationSpec,
-    /// Time constant of the baseline RTT.
+    /// Time constant of the baseline RTT EWMA (the path's RTT without queueing). Weights are
+    /// `1 - exp(-dt/tau)` with the measured cycle length.
     #[serde(default = "d::baseline_time_constant")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "1s", "x-maximum" = "86400s"))]
     pub baseline_time_constant: DurationSpec,
-    /// Time constant of the load RTT.
+    /// Time constant of the load RTT EWMA (the RTT now); 0 uses each cycle's value as is. Must not exceed
+    /// `baseline_time_constant`.
     #[serde(default = "d::load_time_constant")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "600s"))]
     pub load_time_constant: DurationSpec,
-    /// Values up to this far above baseline always update it; higher ones only on an idle link.
+    /// Cycle values up to this far above the baseline always update it; higher ones only while the link is
+    /// idle (see `idle_share`), so a standing queue is never learnt as the path's RTT.
     #[serde(default = "d::baseline_update_threshold")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "1s"))]
     pub baseline_update_threshold: DurationSpec,
-    /// The link counts as idle (baseline may follow a path change) below this share of the shaped rate.
+    /// The link counts as idle (the baseline may follow a path change upwards) while both directions carry
+    /// less than this share of their shaped rate.
     #[serde(default = "d::idle_share")]
+    #[schemars(range(min = 0.0, max = 1.0))]
     pub idle_share: f64,
-    /// Starting baseline when no state is restored; default: the first measured cycle.
+    /// Starting baseline when no state is restored; default: the first measured cycle. Must lie within
+    /// `min_rtt..=max_rtt`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
     pub baseline_initial: Option<DurationSpec>,
-    /// Samples below this RTT are rejected as implausible.
+    /// Samples below this RTT are rejected as implausible (counted as `invalid`). Must be above 0.
     #[serde(default = "d::min_rtt")]
-    #[schemars(with = "String")]
     pub min_rtt: DurationSpec,
-    /// Samples above this RTT are rejected as implausible.
+    /// Samples above this RTT are rejected as implausible (counted as `invalid`). Must be above `min_rtt`.
     #[serde(default = "d::max_rtt")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-maximum" = "60s"))]
     pub max_rtt: DurationSpec,
-    /// Samples older than this at the cycle's time are rejected as stale.
+    /// Samples older than this at the cycle's time are rejected as stale (counted as `stale`).
     #[serde(default = "d::max_sample_age")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "1ms", "x-maximum" = "600s"))]
     pub max_sample_age: DurationSpec,
-    /// Flows further than this many standard deviations (via MAD) from the median flow are ignored.
+    /// With three or more flows in a cycle, flows further than this many standard deviations (estimated as
+    /// 1.4826 MAD) from the median flow are ignored.
     #[serde(default = "d::outlier_sigma")]
+    #[schemars(range(min = 1.0, max = 100.0))]
     pub outlier_sigma: f64,
-    /// The outlier distance is never smaller than this.
+    /// The outlier distance is never smaller than this (flows that agree exactly have a MAD of 0).
     #[serde(default = "d::outlier_floor")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "10s"))]
     pub outlier_floor: DurationSpec,
-    /// Distinct flows considered per cycle (memory is reserved for this many up front).
+    /// Distinct flows considered per cycle (memory is reserved for this many up front); samples of further
+    /// flows are counted as `overflow`.
     #[serde(default = "d::max_flows")]
+    #[schemars(range(min = 1, max = 1000000))]
     pub max_flows: u32,
     /// Download rate law.
     pub download: DirectionConfig,
@@ -98,54 +114,65 @@ pub struct ControlConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DirectionConfig {
-    /// Highest rate ever set.
-    #[schemars(with = "String")]
+    /// Highest rate ever set: the link's best sustained capacity. Needs `floor_red <= floor_soft_red <=
+    /// floor_yellow <= floor_green <= base <= ceiling`.
+    #[schemars(extend("x-minimum" = "1kbit", "x-maximum" = "1000Gbit"))]
     pub ceiling: Bandwidth,
-    /// Lowest rate ever set (RED decreases stop here).
-    #[schemars(with = "String")]
+    /// Lowest rate ever set: RED decreases stop here.
+    #[schemars(extend("x-minimum" = "1kbit", "x-maximum" = "1000Gbit"))]
     pub floor_red: Bandwidth,
-    /// SOFT_RED decreases stop here (download only; default `floor_yellow`).
+    /// SOFT_RED decreases stop here (download only: upload refuses this key; default `floor_yellow`).
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(extend("x-minimum" = "1kbit", "x-maximum" = "1000Gbit"))]
     pub floor_soft_red: Option<Bandwidth>,
-    /// YELLOW decreases stop here (default `floor_red`).
+    /// YELLOW (and deadband) decreases stop here (default `floor_red`). A floor only stops a decrease; it
+    /// never raises the rate.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(extend("x-minimum" = "1kbit", "x-maximum" = "1000Gbit"))]
     pub floor_yellow: Option<Bandwidth>,
-    /// Lowest base rate (default `floor_yellow`).
+    /// Lowest allowed `base` (default `floor_yellow`).
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(extend("x-minimum" = "1kbit", "x-maximum" = "1000Gbit"))]
     pub floor_green: Option<Bandwidth>,
-    /// Rate an unused link relaxes to (default `floor_green`).
+    /// Rate a GREEN but unused link relaxes to, with `decay_time_constant` (default `floor_green`).
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(extend("x-minimum" = "1kbit", "x-maximum" = "1000Gbit"))]
     pub base: Option<Bandwidth>,
-    /// Increase per GREEN cycle while the link is used.
-    #[schemars(with = "String")]
+    /// Increase per cycle once GREEN has lasted `green_required` cycles and the link is used (`load_share`).
+    /// At most `ceiling`.
+    #[schemars(extend("x-minimum" = "1kbit", "x-maximum" = "1000Gbit"))]
     pub step_up: Bandwidth,
-    /// Multiplier per RED cycle.
+    /// Rate multiplier per RED cycle (rounded down). Must not exceed `factor_down_yellow`: more delay never
+    /// leaves a higher rate.
     #[serde(default = "d::factor_down")]
+    #[schemars(range(min = 0.1, max = 1.0))]
     pub factor_down: f64,
-    /// Multiplier per YELLOW and SOFT_RED cycle (default 0.96 download, 0.94 upload).
+    /// Rate multiplier per YELLOW, deadband and SOFT_RED cycle (default 0.96 download, 0.94 upload).
     #[serde(default)]
+    #[schemars(range(min = 0.5, max = 1.0))]
     pub factor_down_yellow: Option<f64>,
-    /// Consecutive GREEN cycles before the first increase.
+    /// Consecutive GREEN cycles before the first increase (then one `step_up` per GREEN cycle).
     #[serde(default = "d::green_required")]
+    #[schemars(range(min = 1, max = 10000))]
     pub green_required: u32,
-    /// Increase only while the achieved rate is above this share of the current rate.
+    /// Increase only while the achieved rate is at least this share of the current rate: an unfilled link
+    /// proves nothing about spare capacity.
     #[serde(default = "d::load_share")]
+    #[schemars(range(min = 0.01, max = 1.0))]
     pub load_share: f64,
-    /// Time constant of the relaxation towards `base` while the link is unused.
+    /// Time constant of the relaxation towards `base` while GREEN and unused (never faster per cycle than one
+    /// `factor_down_yellow` step).
     #[serde(default = "d::decay_time_constant")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "1s", "x-maximum" = "86400s"))]
     pub decay_time_constant: DurationSpec,
-    /// This direction's target delay (default: the WAN's `target_bloat`).
+    /// This direction's target delay (default: the WAN's `target_bloat`); must stay below its warn delay.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(extend("x-minimum" = "100us", "x-maximum" = "5s"))]
     pub target_bloat: Option<DurationSpec>,
-    /// This direction's warn delay (default: the WAN's `warn_bloat`).
+    /// This direction's warn delay (default: the WAN's `warn_bloat`); download must stay below
+    /// `hard_red_bloat`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
+    #[schemars(extend("x-minimum" = "100us", "x-maximum" = "5s"))]
     pub warn_bloat: Option<DurationSpec>,
 }
 
@@ -153,15 +180,18 @@ pub struct DirectionConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CakeConfig {
-    /// Drops plus ECN marks per second (smoothed) above which the queue counts as congested.
+    /// Drops plus ECN marks per second (smoothed) above which the queue counts as congested: GREEN does not
+    /// increase and YELLOW applies without dwell.
     #[serde(default = "d::drop_rate_threshold")]
+    #[schemars(range(min = 0.001, max = 1000000000.0))]
     pub drop_rate_threshold: f64,
     /// Time constant of the drop/mark rate smoothing.
     #[serde(default = "d::drop_rate_time_constant")]
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "10ms", "x-maximum" = "600s"))]
     pub drop_rate_time_constant: DurationSpec,
-    /// A backlog above this many bytes is a standing queue: no increase.
+    /// A CAKE backlog above this many bytes (or a tin delay above target) is a standing queue: no increase.
     #[serde(default = "d::backlog_threshold")]
+    #[schemars(range(min = 1))]
     pub backlog_threshold: u64,
 }
 

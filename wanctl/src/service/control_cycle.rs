@@ -12,7 +12,7 @@ use super::{
 use crate::{
     clock::monotonic_now,
     config::Bandwidth,
-    control::{CakeSignals, Controller, CycleInput, TraceWriter, Zone},
+    control::{CakeSignals, ControlParams, Controller, CycleInput, TraceWriter, Zone},
     shaper::DirectionStats,
     signal::{Direction, PerDirection, RttSample, Timestamp},
 };
@@ -102,6 +102,30 @@ impl<S: SampleSource> ControlCycle<S> {
     /// The sinks, for the exit policy at shutdown.
     pub fn sinks_mut(&mut self) -> impl Iterator<Item = &mut Box<dyn Sink>> {
         self.sinks.iter_mut().map(|slot| &mut slot.sink)
+    }
+
+    /// The controller, source and sinks, when the loop has ended.
+    pub fn into_parts(self) -> (Controller, S, Vec<Box<dyn Sink>>) {
+        let sinks = self.sinks.into_iter().map(|slot| slot.sink).collect();
+        (self.controller, self.source, sinks)
+    }
+
+    /// Takes new control parameters (a reloaded configuration) and keeps what the controller has learned:
+    /// baseline, load and states carry over, and rates outside the new floor..ceiling are clamped into it.
+    /// A learned state the new parameters refuse (e.g. a baseline outside a new `max_rtt`) starts afresh.
+    pub fn retune(&mut self, params: ControlParams) {
+        let mut state = self.controller.snapshot();
+        for (snapshot, p) in [
+            (&mut state.download, &params.download),
+            (&mut state.upload, &params.upload),
+        ] {
+            snapshot.rate_bps = snapshot.rate_bps.clamp(p.floor_red, p.ceiling);
+        }
+        let mut next = Controller::new(params);
+        if let Err(error) = next.restore(&state) {
+            warn!(%error, "new control parameters: the learned state does not fit them; starting afresh");
+        }
+        self.controller = next;
     }
 
     /// CAKE evidence per direction: deltas against the previous cycle's counters. The first reading only

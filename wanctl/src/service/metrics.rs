@@ -101,6 +101,10 @@ pub struct Metrics {
     pub steering_state: Family<SteeringLabels, Gauge>,
     /// Steering transitions.
     pub steering_transitions: Counter,
+    /// Seconds in the current steering state.
+    pub steering_in_state: Gauge<f64, std::sync::atomic::AtomicU64>,
+    /// Wanted switches held back by the flap limit.
+    pub steering_suppressed_flaps: Counter,
     /// Active ICMP probes.
     pub active: ActiveProbeMetrics,
 }
@@ -137,6 +141,8 @@ impl Metrics {
             shaper_reachable: Family::default(),
             steering_state: Family::default(),
             steering_transitions: Counter::default(),
+            steering_in_state: Gauge::default(),
+            steering_suppressed_flaps: Counter::default(),
             active: ActiveProbeMetrics::default(),
             registry: Registry::default(),
         };
@@ -221,6 +227,17 @@ impl Metrics {
             "steering_transitions",
             "Steering state changes",
             m.steering_transitions.clone(),
+        );
+        r.register_with_unit(
+            "steering_time_in_state",
+            "Time in the current steering state",
+            Unit::Seconds,
+            m.steering_in_state.clone(),
+        );
+        r.register(
+            "steering_suppressed_flaps",
+            "Wanted steering switches held back by the flap limit",
+            m.steering_suppressed_flaps.clone(),
         );
         m.active.register(r);
         Self {

@@ -44,6 +44,9 @@ impl Notifier {
             None => SocketAddr::from_pathname(path)?,
         };
         let socket = UnixDatagram::unbound()?;
+        // A service manager that stops reading (the queue holds only a few datagrams) must not freeze the
+        // daemon: a dropped message is reported as an error instead.
+        socket.set_nonblocking(true)?;
         Ok(Self {
             target: Some(Arc::new((socket, address))),
         })

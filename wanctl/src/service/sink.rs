@@ -30,9 +30,11 @@ pub trait Sink: Send {
     fn read_stats(&mut self) -> BoxFuture<'_, Result<ShaperStats, String>>;
     /// Health without I/O.
     fn sink_health(&self) -> ShaperHealth;
+    /// Applies the exit policy (e.g. CAKE's safe rate) and releases the sink.
+    fn finish(self: Box<Self>) -> BoxFuture<'static, Result<(), String>>;
 }
 
-impl<S: Shaper> Sink for S {
+impl<S: Shaper + 'static> Sink for S {
     fn name(&self) -> &str {
         Shaper::name(self)
     }
@@ -64,5 +66,14 @@ impl<S: Shaper> Sink for S {
 
     fn sink_health(&self) -> ShaperHealth {
         self.health()
+    }
+
+    fn finish(self: Box<Self>) -> BoxFuture<'static, Result<(), String>> {
+        Box::pin(async move {
+            let name = Shaper::name(&*self).to_string();
+            Shaper::finish(*self)
+                .await
+                .map_err(|e| format!("{name}: applying the exit policy: {e}"))
+        })
     }
 }

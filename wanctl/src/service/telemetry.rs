@@ -59,14 +59,18 @@ pub struct ShaperReport {
 }
 
 /// Steering across WANs after a decision.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SteeringReport {
-    /// The state name, e.g. `PRIMARY_GOOD`.
+    /// The state name, e.g. `steering`.
     pub state: String,
     /// Each WAN's role, e.g. (`wan1`, `primary`).
     pub roles: Vec<(String, String)>,
     /// State changes since start.
     pub transitions: u64,
+    /// Seconds in the current state.
+    pub in_state_seconds: f64,
+    /// Episodes in which the flap limit held back a wanted switch, since start.
+    pub suppressed_flaps: u64,
 }
 
 #[derive(Debug, Default)]
@@ -232,9 +236,16 @@ impl Telemetry {
                 .set(0);
             m.steering_transitions
                 .inc_by(report.transitions.saturating_sub(previous.transitions));
+            m.steering_suppressed_flaps.inc_by(
+                report
+                    .suppressed_flaps
+                    .saturating_sub(previous.suppressed_flaps),
+            );
         } else {
             m.steering_transitions.inc_by(report.transitions);
+            m.steering_suppressed_flaps.inc_by(report.suppressed_flaps);
         }
+        m.steering_in_state.set(report.in_state_seconds);
         m.steering_state
             .get_or_create(&SteeringLabels {
                 state: report.state.clone(),
@@ -300,8 +311,8 @@ impl Telemetry {
             })
             .unwrap_or_default();
         for shaper in &shapers {
-            if !shaper.health.reachable {
-                let why = shaper.health.last_error.as_deref().unwrap_or("no answer");
+            // Not yet answered and no error: still connecting at start-up, not known to be broken.
+            if let (false, Some(why)) = (shaper.health.reachable, &shaper.health.last_error) {
                 reasons.push(format!("shaper {} unreachable: {why}", shaper.name));
             }
         }

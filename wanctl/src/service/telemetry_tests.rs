@@ -99,6 +99,7 @@ fn unreachable_router_and_loop_reasons_degrade_one_wan() {
             ("wan2".into(), "alternate".into()),
         ],
         transitions: 0,
+        ..SteeringReport::default()
     });
     let health = telemetry.health(t0);
     assert_eq!(health.status, "degraded");
@@ -139,11 +140,13 @@ fn metrics_follow_prometheus_naming_and_count_increments() {
         state: "A".into(),
         roles: vec![],
         transitions: 1,
+        ..SteeringReport::default()
     });
     telemetry.record_steering(SteeringReport {
         state: "B".into(),
         roles: vec![],
         transitions: 2,
+        ..SteeringReport::default()
     });
     let text = telemetry.encode_metrics();
     for line in [

@@ -59,6 +59,14 @@ pub trait Shaper: Send {
     /// Reads cumulative statistics.
     fn stats(&mut self) -> impl Future<Output = Result<ShaperStats, Self::Error>> + Send;
 
+    /// Applies the exit policy when the daemon stops (the default leaves the last rate in place).
+    fn finish(self) -> impl Future<Output = Result<(), Self::Error>> + Send
+    where
+        Self: Sized,
+    {
+        async { Ok(()) }
+    }
+
     /// Current health, without I/O.
     fn health(&self) -> ShaperHealth;
 }

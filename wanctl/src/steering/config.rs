@@ -60,14 +60,12 @@ pub struct SteeringConfig {
     pub leave: LeaveCondition,
     /// After any switch, no further switch for this long (except leaving an alternate that went bad).
     #[serde(default = "default_hold_down")]
-    #[schemars(with = "String")]
     pub hold_down: DurationSpec,
     /// At most this many switches per window; further switching is suppressed, not just logged.
     #[serde(default)]
     pub flap_limit: FlapLimit,
     /// A WAN whose congestion input is older than this is treated as unknown: never a steering target.
     #[serde(default = "default_staleness")]
-    #[schemars(with = "String")]
     pub staleness: DurationSpec,
     /// The worst state the alternate WAN may be in to receive traffic.
     #[serde(default)]
@@ -94,7 +92,6 @@ pub struct EnterCondition {
     pub state: EnterState,
     /// How long the primary must stay at or above `state`, uninterrupted.
     #[serde(default = "default_enter_sustain")]
-    #[schemars(with = "String")]
     pub sustain: DurationSpec,
 }
 
@@ -113,7 +110,6 @@ impl Default for EnterCondition {
 pub struct LeaveCondition {
     /// How long the primary must stay GREEN, uninterrupted.
     #[serde(default = "default_leave_sustain")]
-    #[schemars(with = "String")]
     pub sustain: DurationSpec,
 }
 
@@ -176,7 +172,6 @@ pub struct FlapLimit {
     pub max_switches: u32,
     /// The sliding window.
     #[serde(default = "default_flap_window")]
-    #[schemars(with = "String")]
     pub window: DurationSpec,
 }
 

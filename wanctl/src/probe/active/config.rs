@@ -24,10 +24,11 @@ pub struct ActiveProbeConfig {
     pub reflectors: Vec<IpAddr>,
     /// Replacements, taken in order when an active reflector stops answering or is demoted.
     pub spares: Vec<IpAddr>,
-    /// Probes per second for the whole WAN, shared round-robin across the active reflectors.
+    /// Probes per second for the whole WAN, shared round-robin across the active reflectors; above 0.
+    #[schemars(range(max = MAX_RATE))]
     pub rate: f64,
-    /// A probe without a reply after this long is lost and counts as an offence against its reflector.
-    #[schemars(with = "String")]
+    /// A probe without a reply after this long is lost and counts as an offence against its reflector; above 0.
+    #[schemars(extend("x-maximum" = "10s"))]
     pub deadline: DurationSpec,
     /// Interface the probes must leave by (`SO_BINDTODEVICE`), e.g. the WAN's device.
     pub device: Option<String>,
@@ -38,21 +39,18 @@ pub struct ActiveProbeConfig {
     /// Firewall mark put on every probe (`SO_MARK`, needs CAP_NET_ADMIN), for `ip rule fwmark` routing.
     pub fwmark: Option<u32>,
     /// Offences (lost probes) are counted over this sliding window.
-    #[schemars(with = "String")]
     pub offence_window: DurationSpec,
     /// A reflector with this many offences within the window is replaced by a spare.
+    #[schemars(range(min = 1))]
     pub offence_threshold: u32,
     /// How often the active reflectors' baselines and deltas are compared with each other.
-    #[schemars(with = "String")]
     pub comparison_interval: DurationSpec,
     /// Replies a reflector needs before it takes part in comparisons.
     pub comparison_min_samples: u32,
     /// A reflector whose baseline RTT exceeds the best one's by more than this is demoted (slow path).
-    #[schemars(with = "String")]
     pub baseline_margin: DurationSpec,
     /// A reflector whose smoothed delta differs from the other reflectors' median by more than this is
     /// demoted: it would fake bloat (delta too high) or hide it (delta too low).
-    #[schemars(with = "String")]
     pub delta_margin: DurationSpec,
 }
 

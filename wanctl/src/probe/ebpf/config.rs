@@ -14,19 +14,22 @@ use crate::config::DurationSpec;
 pub struct ProbeConfig {
     /// At most one timestamp is stored per flow per this interval (so at most one sample per flow per
     /// interval). Default 50ms.
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "10s"))]
     pub sample_interval: DurationSpec,
     /// Flows tracked at once (LRU: the least recently seen flow is evicted). Default 65536.
+    #[schemars(range(min = 1024, max = 16_777_216))]
     pub max_flows: u32,
     /// Ring-buffer records per second over all CPUs; samples beyond it are counted, not sent. Default 4000.
+    #[schemars(range(min = 1, max = 1_000_000))]
     pub max_samples_per_second: u32,
     /// Produce download samples from pure-ACK timestamps echoed on data. Default true.
     pub download_samples: bool,
     /// Download guard: a sample counts only if the peer's previous data segment arrived at most this long
     /// (or an eighth of the flow's minimum RTT, if larger) before the echo. Default 2ms.
-    #[schemars(with = "String")]
+    #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "1s"))]
     pub download_max_gap: DurationSpec,
     /// Download guard: data segments the flow must have received in the last 100-200 ms. Default 4.
+    #[schemars(range(max = 10_000))]
     pub download_min_packets: u32,
 }
 

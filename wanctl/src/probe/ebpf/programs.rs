@@ -82,7 +82,10 @@ impl WanPrograms {
     /// privileges, verifier rejection).
     pub fn load(config: &ProbeConfig) -> Result<Self, ProbeError> {
         config.validate()?;
+        // The TC programs use no CO-RE relocations, so the kernel's BTF (megabytes, parsed in memory) is
+        // not loaded: it would double the daemon's peak memory for nothing.
         let mut ebpf = EbpfLoader::new()
+            .btf(None)
             .map_max_entries(map_names::FLOWS, config.max_flows)
             .load(embedded_object())
             .map_err(|e| ProbeError::Load(Box::new(e)))?;

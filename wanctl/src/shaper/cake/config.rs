@@ -110,37 +110,43 @@ impl OverheadPreset {
 #[serde(deny_unknown_fields)]
 pub struct CakeDirection {
     /// Rate installed at startup, before the controller's first decision.
-    #[schemars(with = "String")]
     pub initial_rate: Bandwidth,
     /// Rate set on exit when `on_exit: safe-rate`.
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
     pub safe_rate: Option<Bandwidth>,
     /// Download only: the IFB that carries the WAN's ingress (default `ifb4<interface>`, the sqm-scripts
     /// name). Created if missing, adopted if present.
     #[serde(default)]
     pub ifb: Option<String>,
+    /// CAKE's priority tin layout (`tc-cake(8)` `diffserv3`, `diffserv4`, `diffserv8`, `besteffort`, ...).
     #[serde(default = "default_diffserv")]
     pub diffserv: DiffservMode,
     /// Default: `dual-srchost` for upload, `dual-dsthost` for download (per-host fairness behind NAT).
     #[serde(default)]
     pub flow_mode: Option<FlowMode>,
+    /// CAKE's `nat`: look up the NAT table for per-host fairness by internal address (useful on the egress of
+    /// a NAT gateway).
     #[serde(default)]
     pub nat: bool,
+    /// CAKE's `wash`: clear DSCP marks after use (for links whose ISP marks are meaningless).
     #[serde(default)]
     pub wash: bool,
     /// A named link-layer preset; conflicts with `overhead`, `mpu` and `atm`.
     #[serde(default)]
     pub preset: Option<OverheadPreset>,
+    /// Bytes of link-layer overhead added to each packet's size (`tc-cake(8)` `overhead`); absent = `raw`.
     #[serde(default)]
+    #[schemars(range(min = -64, max = 256))]
     pub overhead: Option<i32>,
+    /// Minimum packet size in bytes after overhead (`tc-cake(8)` `mpu`); at most 256.
     #[serde(default)]
+    #[schemars(range(max = 256))]
     pub mpu: Option<u32>,
+    /// Cell framing compensation: `atm` for ADSL, `ptm` for VDSL2, `noatm` otherwise.
     #[serde(default)]
     pub atm: Option<AtmMode>,
     /// CAKE's `rtt` (default 100ms).
     #[serde(default)]
-    #[schemars(with = "Option<String>")]
     pub rtt: Option<DurationSpec>,
     /// Default: `disabled` (upload on asymmetric links benefits from `ack-filter`).
     #[serde(default = "default_ack_filter")]

@@ -215,6 +215,10 @@ impl Shaper for CakeShaper {
         &self.name
     }
 
+    async fn finish(self) -> Result<(), CakeError> {
+        CakeShaper::shutdown(self).await
+    }
+
     async fn apply(&mut self, direction: Direction, rate: Bandwidth) -> Result<(), CakeError> {
         let result = self.apply_inner(direction, rate).await;
         match result {

@@ -53,7 +53,6 @@ pub struct RouterOsConfig {
     pub queues: QueueMap,
     /// Timeout of one HTTP request.
     #[serde(default = "default_request_timeout")]
-    #[schemars(with = "String")]
     pub request_timeout: DurationSpec,
     /// Write rate limit (RouterOS persists queue changes to flash).
     #[serde(default)]
@@ -69,7 +68,6 @@ pub struct RouterOsConfig {
     pub circuit_breaker: BreakerConfig,
     /// How often the writer reads queue statistics when it has nothing to write; `null` never.
     #[serde(default = "default_stats_interval")]
-    #[schemars(with = "Option<String>")]
     pub stats_interval: Option<DurationSpec>,
 }
 
@@ -182,10 +180,12 @@ impl std::fmt::Display for QueueRef {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitConfig {
+    /// Queue writes allowed per `window`; at least 1.
     #[serde(default = "default_max_writes")]
+    #[schemars(range(min = 1))]
     pub max_writes: u32,
+    /// The sliding window the write limit counts over; above zero.
     #[serde(default = "default_window")]
-    #[schemars(with = "String")]
     pub window: DurationSpec,
 }
 
@@ -202,11 +202,11 @@ impl Default for RateLimitConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryConfig {
+    /// Wait after the first failed request; above zero.
     #[serde(default = "default_initial_backoff")]
-    #[schemars(with = "String")]
     pub initial_backoff: DurationSpec,
+    /// Longest wait between retries; at least `initial_backoff`.
     #[serde(default = "default_max_backoff")]
-    #[schemars(with = "String")]
     pub max_backoff: DurationSpec,
 }
 
@@ -225,13 +225,15 @@ impl Default for RetryConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerConfig {
+    /// Consecutive failed requests that open the breaker; at least 1.
     #[serde(default = "default_failures")]
+    #[schemars(range(min = 1))]
     pub failures: u32,
+    /// How long an open breaker sends nothing before one probe request.
     #[serde(default = "default_open_for")]
-    #[schemars(with = "String")]
     pub open_for: DurationSpec,
+    /// How long the breaker stays open after the router rejected the credentials.
     #[serde(default = "default_auth_open_for")]
-    #[schemars(with = "String")]
     pub auth_open_for: DurationSpec,
 }
 
