@@ -149,7 +149,9 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
         });
         // Shaper rates and progress, once per tick until the end.
         let mut tick = t0;
-        while tick <= end {
+        // Bounded by the clock, not the tick count: under a busy emulator a tick can take longer than
+        // its period.
+        while tick <= end && Instant::now() <= end {
             sleep_until(tick);
             let t = traffic::offset(t0, Instant::now());
             let (download_bps, upload_bps) = match mode {
@@ -169,7 +171,17 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
                 shaper.push(sample);
             }
             if ((t / SHAPER_EVERY.as_secs_f64()).round() as u64).is_multiple_of(2) {
-                progress(scenario, mode, &sample, &down_bins, &up_bins, &tcp_samples);
+                let state = daemon
+                    .as_ref()
+                    .and_then(|_| super::wanctl::health_summary(&net));
+                progress(
+                    scenario,
+                    mode,
+                    &sample,
+                    [&down_bins, &up_bins],
+                    &tcp_samples,
+                    state,
+                );
             }
             if let Some(daemon) = daemon.as_mut()
                 && let Some(status) = daemon.exited()
@@ -181,6 +193,10 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
                 break;
             }
             tick += SHAPER_EVERY;
+            // Skip ticks already missed instead of running behind.
+            while tick + SHAPER_EVERY < Instant::now() {
+                tick += SHAPER_EVERY;
+            }
         }
         udp.join().unwrap_or_default()
     });
@@ -211,9 +227,9 @@ fn progress(
     scenario: &Scenario,
     mode: Mode,
     sample: &ShaperSample,
-    down: &Bins,
-    up: &Bins,
+    [down, up]: [&Bins; 2],
     tcp: &Mutex<Vec<ProbeSample>>,
+    wanctl_state: Option<String>,
 ) {
     let t = sample.t;
     let last_second = |bins: &Bins| -> f64 {
@@ -240,7 +256,7 @@ fn progress(
     let shaper =
         |bps: Option<u64>| bps.map_or("   -".into(), |b| format!("{:4.1}", b as f64 / 1e6));
     println!(
-        "{MARK} progress {} t={:>3.0}s/{:.0}s | down cap {:4.1} shaper {} goodput {:4.1} | up cap {:4.1} shaper {} goodput {:4.1} Mbit/s | added latency {} ms",
+        "{MARK} progress {} t={:>3.0}s/{:.0}s | down cap {:4.1} shaper {} goodput {:4.1} | up cap {:4.1} shaper {} goodput {:4.1} Mbit/s | added latency {} ms{}",
         mode.name(),
         t,
         scenario.duration.get().as_secs_f64(),
@@ -250,6 +266,7 @@ fn progress(
         scenario.capacity_at(Dir::Upload, t).mbit(),
         shaper(sample.upload_bps),
         last_second(up),
-        latency
+        latency,
+        wanctl_state.map_or(String::new(), |s| format!(" | wanctl {s}"))
     );
 }
