@@ -7,6 +7,7 @@
 pub mod active_topology;
 pub mod cake;
 pub mod daemon;
+pub mod lab;
 pub mod netns;
 pub mod packet;
 pub mod prog_run;

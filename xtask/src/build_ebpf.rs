@@ -68,8 +68,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         .join(profile)
         .join("wanctl-ebpf");
     let object = object_path();
-    std::fs::copy(&built, &object)
-        .with_context(|| format!("copying {} to {}", built.display(), object.display()))?;
+    // Copy only a changed object: a fresh mtime alone makes cargo rebuild `wanctl` and all that uses it.
+    let fresh = std::fs::read(&built).with_context(|| format!("reading {}", built.display()))?;
+    if std::fs::read(&object).ok().as_deref() != Some(fresh.as_slice()) {
+        std::fs::write(&object, &fresh).with_context(|| format!("writing {}", object.display()))?;
+    }
     println!(
         "build-ebpf: {} ({} bytes)",
         object.display(),

@@ -4,6 +4,7 @@ mod bench;
 mod build_ebpf;
 mod cmd;
 mod dist;
+mod lab;
 mod setup;
 mod test;
 mod vm;
@@ -27,8 +28,10 @@ enum Command {
     Test(test::Args),
     /// Run a benchmark (`cargo xtask bench <name>`); prints JSON.
     Bench(bench::Args),
-    /// The demo lab: real TCP through a changing bottleneck, with and without wanctl.
-    Demo,
+    /// The demo lab: real TCP through a changing bottleneck, with and without wanctl (about 2 minutes).
+    Demo(lab::DemoArgs),
+    /// The closed-loop benchmark: a scenario under no shaping, static CAKE and wanctl; JSON and a plot.
+    Lab(lab::Args),
     /// Release binary, man pages, shell completions, units and example configs in target/dist/.
     Dist,
     /// Run programs or the VM tests in a qemu VM with Debian's 6.12 kernel (real sch_cake).
@@ -41,9 +44,8 @@ fn main() -> std::process::ExitCode {
         Command::BuildEbpf(args) => build_ebpf::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
-        Command::Demo => Err(anyhow::anyhow!(
-            "the demo lab is not built yet (it is the closed-loop lab issue); `cargo xtask test` works today"
-        )),
+        Command::Demo(args) => lab::demo(&args),
+        Command::Lab(args) => lab::run(&args),
         Command::Vm(args) => vm::main(&args),
         Command::Dist => dist::run(),
     };

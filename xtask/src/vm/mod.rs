@@ -87,13 +87,23 @@ impl Outcome {
     }
 }
 
-/// Boots a VM that loads `modules` and runs `steps` in order, then powers off.
+/// Boots a VM that loads `modules` and runs `steps` in order, then powers off; echoes the console.
 pub fn run(steps: &[Step], modules: &[&str], timeout: Duration) -> anyhow::Result<Outcome> {
+    run_with(steps, modules, timeout, &mut |line| println!("vm| {line}"))
+}
+
+/// As [`run`], handing each console line to `echo` as it arrives (live output).
+pub fn run_with(
+    steps: &[Step],
+    modules: &[&str],
+    timeout: Duration,
+    echo: &mut dyn FnMut(&str),
+) -> anyhow::Result<Outcome> {
     let kernel = kernel::ensure()?;
     let work = kernel::cache_dir().join(format!("run-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
     let initrd = initramfs::build(&kernel, modules, steps, &work)?;
-    let console = qemu::boot(&kernel.image, &initrd, 1024, timeout);
+    let console = qemu::boot(&kernel.image, &initrd, 1024, timeout, echo);
     let _ = std::fs::remove_dir_all(&work);
     let console = console?;
     Ok(parse(steps, console))
@@ -220,7 +230,7 @@ pub fn build_bin(bin: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Executables cargo reported: test harnesses when `tests`, otherwise binaries.
-fn executables(command: &mut Command, tests: bool) -> anyhow::Result<Vec<(String, PathBuf)>> {
+pub fn executables(command: &mut Command, tests: bool) -> anyhow::Result<Vec<(String, PathBuf)>> {
     println!("$ {}", cmd::describe(command));
     let out = command.stderr(std::process::Stdio::inherit()).output()?;
     if !out.status.success() {

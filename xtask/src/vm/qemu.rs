@@ -18,12 +18,14 @@ pub struct Console {
     pub timed_out: bool,
 }
 
-/// Boots `image` with `initrd`; echoes the console (prefixed) and stops the VM after `timeout`.
+/// Boots `image` with `initrd`; hands every console line to `echo` as it arrives and stops the VM after
+/// `timeout`.
 pub fn boot(
     image: &Path,
     initrd: &Path,
     memory_mb: u32,
     timeout: Duration,
+    echo: &mut dyn FnMut(&str),
 ) -> anyhow::Result<Console> {
     let mut command = Command::new("qemu-system-x86_64");
     command
@@ -72,7 +74,7 @@ pub fn boot(
         let left = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(left) {
             Ok(line) => {
-                println!("vm| {line}");
+                echo(&line);
                 let done = line.trim() == format!("{MARK} done");
                 lines.push(line);
                 if done {

@@ -1,0 +1,175 @@
+//! Turns the runs of one scenario into the benchmark's JSON and a text summary.
+
+use serde::Serialize;
+
+use super::{
+    data::{ProbeKind, RunData},
+    scenario::{Dir, Scenario},
+    stats::{self, CONTROLLED_HOLD_S, CONTROLLED_MS, Latency},
+};
+
+/// Recovery after one capacity drop.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recovery {
+    pub direction: Dir,
+    pub drop_at_s: f64,
+    /// Seconds until added latency stayed below 15 ms for 1 s; `None`: not within the drop's span.
+    pub seconds: Option<f64>,
+}
+
+/// Goodput of one direction.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Goodput {
+    /// Payload bits per second received, averaged over the load window.
+    pub mbit: f64,
+    /// Share of the capacity offered over the load window (payload only, so ~0.95 is the ceiling).
+    pub share: f64,
+}
+
+/// One mode's results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModeResult {
+    pub mode: super::data::Mode,
+    pub base_rtt_ms: f64,
+    /// Added latency of the TCP request/response probe while the bulk flows run.
+    pub added_latency_tcp: Latency,
+    /// Added latency of the UDP echo while the bulk flows run.
+    pub added_latency_udp: Latency,
+    pub download: Goodput,
+    pub upload: Goodput,
+    pub recovery: Vec<Recovery>,
+    pub notes: Vec<String>,
+}
+
+/// The benchmark's output for one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub benchmark: &'static str,
+    pub scenario: String,
+    pub description: String,
+    pub base_delay_ms: f64,
+    pub load_window_s: (f64, f64),
+    pub controlled_below_ms: f64,
+    pub controlled_hold_s: f64,
+    pub modes: Vec<ModeResult>,
+    /// Where the plot was written, when it was.
+    pub plot: Option<String>,
+}
+
+/// Computes one mode's results.
+pub fn mode_result(scenario: &Scenario, run: &RunData) -> ModeResult {
+    let (from, to) = scenario.load_window();
+    let (from, to) = (from.as_secs_f64(), to.as_secs_f64());
+    let goodput = |dir| Goodput {
+        mbit: stats::received_bits(
+            match dir {
+                Dir::Download => &run.download_bytes,
+                Dir::Upload => &run.upload_bytes,
+            },
+            run.bin_s,
+            from,
+            to,
+        ) / (to - from)
+            / 1e6,
+        share: stats::goodput_share(scenario, run, dir, from, to),
+    };
+    let mut recovery = Vec::new();
+    for dir in Dir::BOTH {
+        let steps = scenario.steps(dir);
+        for drop_at in scenario.drops(dir) {
+            let until = steps
+                .iter()
+                .map(|s| s.at.get().as_secs_f64())
+                .find(|&at| at > drop_at)
+                .unwrap_or(to)
+                .min(to);
+            recovery.push(Recovery {
+                direction: dir,
+                drop_at_s: drop_at,
+                seconds: stats::recovery_time(
+                    run,
+                    ProbeKind::Tcp,
+                    drop_at,
+                    until,
+                    CONTROLLED_MS,
+                    CONTROLLED_HOLD_S,
+                ),
+            });
+        }
+    }
+    ModeResult {
+        mode: run.mode,
+        base_rtt_ms: run.base_rtt_tcp_ms,
+        added_latency_tcp: stats::added_latency(run, ProbeKind::Tcp, from, to),
+        added_latency_udp: stats::added_latency(run, ProbeKind::Udp, from, to),
+        download: goodput(Dir::Download),
+        upload: goodput(Dir::Upload),
+        recovery,
+        notes: run.notes.clone(),
+    }
+}
+
+/// The whole report.
+pub fn report(scenario: &Scenario, runs: &[RunData], plot: Option<String>) -> Report {
+    let (from, to) = scenario.load_window();
+    Report {
+        benchmark: "lab",
+        scenario: scenario.name.clone(),
+        description: scenario.description.trim().to_string(),
+        base_delay_ms: scenario.base_delay.get().as_secs_f64() * 1e3,
+        load_window_s: (from.as_secs_f64(), to.as_secs_f64()),
+        controlled_below_ms: CONTROLLED_MS,
+        controlled_hold_s: CONTROLLED_HOLD_S,
+        modes: runs.iter().map(|r| mode_result(scenario, r)).collect(),
+        plot,
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{v:.1}"))
+}
+
+/// A table for the terminal.
+pub fn summary(report: &Report) -> String {
+    let mut s = format!(
+        "scenario {} (base delay {} ms; load {:.0}-{:.0} s)\n\
+         mode    | added latency TCP p50/p95/p99 ms | UDP p99 ms (lost) | goodput down / up (share of capacity) | recovery after drops\n",
+        report.scenario, report.base_delay_ms, report.load_window_s.0, report.load_window_s.1
+    );
+    for m in &report.modes {
+        let recovery: Vec<String> = m
+            .recovery
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}@{:.0}s: {}",
+                    r.direction.name(),
+                    r.drop_at_s,
+                    r.seconds
+                        .map_or("not recovered".into(), |s| format!("{s:.1} s"))
+                )
+            })
+            .collect();
+        s.push_str(&format!(
+            "{:<7} | {:>8} / {:>6} / {:>6}          | {:>7} ({})       | {:.1} Mbit ({:.0}%) / {:.1} Mbit ({:.0}%) | {}\n",
+            m.mode.name(),
+            ms(m.added_latency_tcp.p50_ms),
+            ms(m.added_latency_tcp.p95_ms),
+            ms(m.added_latency_tcp.p99_ms),
+            ms(m.added_latency_udp.p99_ms),
+            m.added_latency_udp.lost,
+            m.download.mbit,
+            m.download.share * 100.0,
+            m.upload.mbit,
+            m.upload.share * 100.0,
+            recovery.join(", ")
+        ));
+        for note in &m.notes {
+            s.push_str(&format!("        note: {note}\n"));
+        }
+    }
+    if let Some(plot) = &report.plot {
+        s.push_str(&format!("plot: {plot}\n"));
+    }
+    s
+}

@@ -1,0 +1,266 @@
+//! The lab's pure parts: scenario files, statistics, the data line protocol and the generated wanctl
+//! configuration. (The VM runs themselves are `cargo xtask lab`.)
+
+use std::path::Path;
+
+use super::{
+    data::{self, Mode, ProbeKind, ProbeSample, RunData},
+    report,
+    scenario::{Dir, Scenario, ScenarioError},
+    stats, wanctl,
+};
+
+const STEP: &str = "
+name: t
+duration: 60s
+flows: { download: 2, upload: 1 }
+download:
+  - { at: 0s, rate: 10Mbit }
+  - { at: 20s, rate: 4Mbit }
+  - { at: 40s, rate: 10Mbit }
+upload:
+  - { at: 0s, rate: 2Mbit }
+";
+
+fn step() -> Scenario {
+    Scenario::parse(STEP, "test").unwrap()
+}
+
+fn run_with(probes: Vec<ProbeSample>) -> RunData {
+    RunData {
+        mode: Mode::Wanctl,
+        base_rtt_tcp_ms: 20.0,
+        base_rtt_udp_ms: 20.0,
+        probes,
+        bin_s: 0.1,
+        download_bytes: vec![],
+        upload_bytes: vec![],
+        shaper: vec![],
+        notes: vec![],
+    }
+}
+
+fn tcp(t: f64, rtt: f64) -> ProbeSample {
+    ProbeSample {
+        t,
+        kind: ProbeKind::Tcp,
+        rtt_ms: Some(rtt),
+    }
+}
+
+#[test]
+fn shipped_scenarios_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lab/scenarios");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let scenario = Scenario::load(&entry.unwrap().path()).unwrap();
+        names.push(scenario.name);
+    }
+    names.sort();
+    assert_eq!(names, ["demo", "idle-burst", "lte", "steady", "step"]);
+}
+
+#[test]
+fn scenario_defaults_and_lookups() {
+    let s = step();
+    assert_eq!(s.base_delay.get().as_millis(), 20);
+    assert_eq!(s.load_window().1.as_secs(), 60);
+    assert_eq!(s.capacity_at(Dir::Download, 19.9).mbit(), 10.0);
+    assert_eq!(s.capacity_at(Dir::Download, 20.0).mbit(), 4.0);
+    assert_eq!(s.capacity_at(Dir::Download, 59.0).mbit(), 10.0);
+    assert_eq!(s.nominal(Dir::Download).bps(), 9_000_000);
+    assert_eq!(s.drops(Dir::Download), vec![20.0]);
+    assert!(s.drops(Dir::Upload).is_empty());
+}
+
+#[test]
+fn bad_scenarios_name_the_field() {
+    let late_start = STEP.replace("{ at: 0s, rate: 2Mbit }", "{ at: 1s, rate: 2Mbit }");
+    let error = Scenario::parse(&late_start, "x").unwrap_err();
+    assert!(
+        matches!(&error, ScenarioError::Invalid { field, .. } if field == "upload"),
+        "{error}"
+    );
+    let unordered = STEP.replace("at: 40s", "at: 10s");
+    assert!(
+        Scenario::parse(&unordered, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("download")
+    );
+    let unknown = format!("{STEP}bogus: 1\n");
+    assert!(
+        Scenario::parse(&unknown, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("bogus")
+    );
+    let bad_load = format!("{STEP}load: {{ start: 30s, stop: 70s }}\n");
+    assert!(
+        Scenario::parse(&bad_load, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("load")
+    );
+}
+
+#[test]
+fn percentiles_by_nearest_rank() {
+    let values: Vec<f64> = (1..=100).map(f64::from).collect();
+    assert_eq!(stats::percentile(&values, 50.0), Some(50.0));
+    assert_eq!(stats::percentile(&values, 99.0), Some(99.0));
+    assert_eq!(stats::percentile(&values, 100.0), Some(100.0));
+    assert_eq!(stats::percentile(&[7.0], 99.0), Some(7.0));
+    assert_eq!(stats::percentile(&[], 50.0), None);
+}
+
+#[test]
+fn added_latency_subtracts_base_and_counts_losses_as_worst() {
+    let mut probes: Vec<ProbeSample> = (0..99).map(|i| tcp(f64::from(i) * 0.1, 25.0)).collect();
+    probes.push(ProbeSample {
+        t: 9.9,
+        kind: ProbeKind::Tcp,
+        rtt_ms: None,
+    });
+    probes.push(tcp(-1.0, 500.0)); // idle phase: outside the window
+    let latency = stats::added_latency(&run_with(probes), ProbeKind::Tcp, 0.0, 10.0);
+    assert_eq!(latency.samples, 100);
+    assert_eq!(latency.lost, 1);
+    assert_eq!(latency.p50_ms, Some(5.0));
+    assert_eq!(latency.p99_ms, Some(5.0));
+    assert!(latency.max_ms == Some(5.0));
+    assert!(latency.p99_ms.is_some());
+}
+
+#[test]
+fn capacity_integrates_the_schedule() {
+    let s = step();
+    let bits = stats::capacity_bits(&s, Dir::Download, 0.0, 60.0);
+    assert_eq!(bits, 10e6 * 20.0 + 4e6 * 20.0 + 10e6 * 20.0);
+    let bits = stats::capacity_bits(&s, Dir::Download, 15.0, 25.0);
+    assert_eq!(bits, 10e6 * 5.0 + 4e6 * 5.0);
+}
+
+#[test]
+fn goodput_share_uses_received_bins() {
+    let s = step();
+    // 1 Mbit/s less than capacity in every 100 ms bin.
+    let bins: Vec<u64> = (0..600)
+        .map(|i| {
+            let t = f64::from(i) * 0.1;
+            ((s.capacity_at(Dir::Download, t).bps() as f64 - 1e6) * 0.1 / 8.0) as u64
+        })
+        .collect();
+    let mut run = run_with(vec![]);
+    run.download_bytes = bins;
+    let share = stats::goodput_share(&s, &run, Dir::Download, 0.0, 60.0);
+    let expected =
+        (9e6 * 20.0 + 3e6 * 20.0 + 9e6 * 20.0) / (10e6 * 20.0 + 4e6 * 20.0 + 10e6 * 20.0);
+    assert!((share - expected).abs() < 1e-9, "{share} vs {expected}");
+    // Half a bin counts half.
+    assert_eq!(stats::received_bits(&[100, 100], 0.1, 0.05, 0.2), 1200.0);
+}
+
+#[test]
+fn recovery_is_the_first_time_latency_stays_low_for_the_hold() {
+    let mut probes = Vec::new();
+    for i in 0..100 {
+        let t = 20.0 + f64::from(i) * 0.1;
+        // Bloated for 1.5 s, one good sample in between, a spike at 3.0 s, then low.
+        let rtt = match t {
+            t if t < 20.6 => 200.0,
+            t if t < 20.75 => 21.0,
+            t if t < 21.5 => 150.0,
+            t if (23.0..23.05).contains(&t) => 60.0,
+            _ => 24.0,
+        };
+        probes.push(tcp(t, rtt));
+    }
+    let run = run_with(probes);
+    let at = stats::recovery_time(&run, ProbeKind::Tcp, 20.0, 40.0, 15.0, 1.0).unwrap();
+    assert!((at - 1.5).abs() < 1e-6, "{at}");
+    // Never below the limit: no recovery.
+    let bloated = run_with(
+        (0..50)
+            .map(|i| tcp(20.0 + f64::from(i) * 0.1, 90.0))
+            .collect(),
+    );
+    assert_eq!(
+        stats::recovery_time(&bloated, ProbeKind::Tcp, 20.0, 40.0, 15.0, 1.0),
+        None
+    );
+    // Good samples without a full hold window observed before `until`: not yet recovered.
+    let short = run_with(
+        (0..5)
+            .map(|i| tcp(20.0 + f64::from(i) * 0.1, 21.0))
+            .collect(),
+    );
+    assert_eq!(
+        stats::recovery_time(&short, ProbeKind::Tcp, 20.0, 40.0, 15.0, 1.0),
+        None
+    );
+}
+
+#[test]
+fn report_lists_every_drop_per_mode() {
+    let s = step();
+    let run = run_with((0..600).map(|i| tcp(f64::from(i) * 0.1, 22.0)).collect());
+    let report = report::report(&s, &[run], None);
+    let mode = &report.modes[0];
+    assert_eq!(mode.recovery.len(), 1);
+    assert_eq!(mode.recovery[0].seconds, Some(0.0));
+    assert_eq!(mode.added_latency_tcp.p99_ms, Some(2.0));
+}
+
+#[test]
+fn data_lines_round_trip_through_a_noisy_console() {
+    let mut run = run_with((0..700).map(|i| tcp(f64::from(i) * 0.1, 22.5)).collect());
+    run.notes.push("a note ending in spaces   ".into());
+    run.download_bytes = vec![12345; 600];
+    let mut console = vec!["[  3.1] random kernel line".to_string()];
+    for line in data::data_lines(&run) {
+        // The console trims line ends and may prefix escapes.
+        console.push(format!("\u{1b}[0m{}", line.trim_end()));
+        console.push("vm noise".into());
+    }
+    assert!(console.len() > 5, "the data must span several lines");
+    let parsed = data::parse_runs(console.iter().map(String::as_str)).unwrap();
+    assert_eq!(parsed.len(), 1);
+    let back = &parsed[0];
+    assert_eq!(back.download_bytes, run.download_bytes);
+    assert_eq!(back.notes, run.notes);
+    assert_eq!(back.probes.len(), run.probes.len());
+    // JSON floats come back within rounding.
+    let worst = back
+        .probes
+        .iter()
+        .zip(&run.probes)
+        .map(|(a, b)| (a.t - b.t).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-12, "{worst}");
+    let truncated = &console[..console.len() - 2];
+    assert!(data::parse_runs(truncated.iter().map(String::as_str)).is_err());
+}
+
+#[test]
+fn generated_wanctl_config_is_valid_and_takes_overrides() {
+    let mut s = step();
+    let text = wanctl::config(&s, Path::new("/tmp/lab"));
+    let loaded = ::wanctl::config::load_config_str(&text, Path::new("lab.yaml"))
+        .unwrap_or_else(|e| panic!("{e:?}\n{text}"));
+    let wan = &loaded.document.wans[0];
+    assert_eq!(wan.interface, "wan0");
+    assert_eq!(wan.control.download.ceiling.bps(), 9_000_000);
+    let overrides = "{ target_bloat: 8ms, download: { step_up: 300kbit } }";
+    s.wanctl_control = serde_yaml_ng::from_str(overrides).unwrap();
+    let text = wanctl::config(&s, Path::new("/tmp/lab"));
+    let loaded = ::wanctl::config::load_config_str(&text, Path::new("lab.yaml")).unwrap();
+    let control = &loaded.document.wans[0].control;
+    assert_eq!(control.target_bloat.get().as_millis(), 8);
+    assert_eq!(control.download.step_up.bps(), 300_000);
+    assert_eq!(
+        control.download.ceiling.bps(),
+        9_000_000,
+        "merge keeps the other keys"
+    );
+}
