@@ -14,7 +14,7 @@ const MARK: &str = "@@lab";
 /// `cargo xtask lab` arguments.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The scenario file (see `lab/scenarios/`).
+    /// The scenario file (see `configs/lab/`).
     #[arg(long)]
     pub scenario: PathBuf,
     /// Modes to run, in order.
@@ -39,7 +39,7 @@ pub struct DemoArgs {
 /// The demo: the short step scenario, without shaping and with wanctl, live.
 pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     run(&Args {
-        scenario: cmd::repo_root().join("lab/scenarios/demo.yaml"),
+        scenario: cmd::repo_root().join("configs/lab/demo.yaml"),
         modes: args.modes.clone(),
         json: false,
         out: None,

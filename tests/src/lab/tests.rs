@@ -50,7 +50,7 @@ fn tcp(t: f64, rtt: f64) -> ProbeSample {
 
 #[test]
 fn shipped_scenarios_parse() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lab/scenarios");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/lab");
     let mut names = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let scenario = Scenario::load(&entry.unwrap().path()).unwrap();
