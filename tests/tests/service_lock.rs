@@ -19,7 +19,17 @@ fn lock_holder_child() {
     let Some(dir) = std::env::var_os(CHILD_DIR) else {
         return;
     };
-    let _lock = InstanceLock::acquire(Path::new(&dir)).unwrap();
+    // The parent polls by taking the lock for an instant; retry while it does (bounded).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let _lock = loop {
+        match InstanceLock::acquire(Path::new(&dir)) {
+            Ok(lock) => break lock,
+            Err(LockError::Held { .. }) if Instant::now() < deadline => {
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(error) => panic!("{error}"),
+        }
+    };
     // Bounded: the parent kills us long before this ends.
     thread::sleep(Duration::from_secs(60));
 }
