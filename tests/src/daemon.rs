@@ -223,3 +223,17 @@ pub fn metric(metrics: &str, name: &str) -> Option<f64> {
         .and_then(|line| line.rsplit(' ').next())
         .and_then(|value| value.parse().ok())
 }
+
+/// An emulated MikroTik (plain HTTP) listening inside `ns`, where the daemon runs, with the queue trees
+/// `wan-down` and `wan-up` at `max_limit`; returns it with its `routeros:` configuration section.
+pub fn router_in(
+    ns: &Netns,
+    runtime: &tokio::runtime::Runtime,
+    max_limit: &str,
+) -> (crate::routeros_emulator::Emulator, serde_json::Value) {
+    let emu = ns.enter(|| runtime.block_on(crate::routeros_emulator::Emulator::start_http()));
+    emu.add_queue_tree("wan-down", max_limit);
+    emu.add_queue_tree("wan-up", max_limit);
+    let config = serde_json::to_value(emu.config(None)).expect("router config");
+    (emu, config)
+}

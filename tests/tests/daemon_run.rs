@@ -12,7 +12,7 @@ use std::{
 
 use serde_json::{Value, json};
 use wanctl_tests::{
-    daemon::{Daemon, free_port, http_get, metric},
+    daemon::{Daemon, free_port, http_get, metric, router_in},
     netns::{Netns, is_root},
     routeros_emulator::{Emulator, PASSWORD, QUEUE_TREE},
     tc::filters_mentioning_wanctl,
@@ -90,12 +90,7 @@ fn the_daemon_measures_decides_reloads_survives_sigkill_and_stops_cleanly() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let bufferbloat = Bufferbloat::new("dmn", &Bottleneck::default());
     // The router's REST API listens inside the gateway namespace, where the daemon runs.
-    let emu = bufferbloat
-        .gateway
-        .enter(|| runtime.block_on(Emulator::start_http()));
-    emu.add_queue_tree("wan-down", "22000000");
-    emu.add_queue_tree("wan-up", "22000000");
-    let router = serde_json::to_value(emu.config(None)).unwrap();
+    let (emu, router) = router_in(&bufferbloat.gateway, &runtime, "22000000");
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("credentials")).unwrap();
@@ -237,12 +232,7 @@ fn dry_run_records_a_replayable_trace_and_logs_json() {
     assert!(is_root(), "this test needs root");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let lab = Bufferbloat::new("dry", &Bottleneck::default());
-    let emu = lab
-        .gateway
-        .enter(|| runtime.block_on(Emulator::start_http()));
-    emu.add_queue_tree("wan-down", "22000000");
-    emu.add_queue_tree("wan-up", "22000000");
-    let router = serde_json::to_value(emu.config(None)).unwrap();
+    let (emu, router) = router_in(&lab.gateway, &runtime, "22000000");
     let dir = tempfile::tempdir().unwrap();
     let port = free_port(&lab.gateway);
     let address = SocketAddr::from(([127, 0, 0, 1], port));

@@ -14,9 +14,9 @@ use std::{
 
 use serde_json::{Value, json};
 use wanctl_tests::{
-    daemon::{Daemon, free_port, http_get, metric},
+    daemon::{Daemon, free_port, http_get, metric, router_in},
     netns::is_root,
-    routeros_emulator::{Emulator, PASSWORD},
+    routeros_emulator::PASSWORD,
     tcp::{Sender, bulk},
     topology::{Bottleneck, Bufferbloat, SERVER_V4, WAN_IF},
 };
@@ -117,12 +117,7 @@ fn main() {
     let period = Duration::from_secs(seconds);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let lab = Bufferbloat::new("bd", &Bottleneck::default());
-    let emu = lab
-        .gateway
-        .enter(|| runtime.block_on(Emulator::start_http()));
-    emu.add_queue_tree("wan-down", "22000000");
-    emu.add_queue_tree("wan-up", "22000000");
-    let router = serde_json::to_value(emu.config(None)).unwrap();
+    let (emu, router) = router_in(&lab.gateway, &runtime, "22000000");
     let dir = std::env::temp_dir().join(format!("wanctl-bench-daemon-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("credentials")).unwrap();
     std::fs::write(dir.join("credentials/router"), PASSWORD).unwrap();
