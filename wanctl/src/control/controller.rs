@@ -9,8 +9,8 @@ use super::{
 use crate::{
     config::Bandwidth,
     signal::{
-        BaselineUpdate, CycleAggregator, CycleStats, Direction, PerDirection, RttTracker,
-        RttTrackerParams, SampleFilter, Timestamp, ewma_weight,
+        BaselineUpdate, CycleAggregator, CycleStats, Direction, PerDirection, RttSample,
+        RttTracker, RttTrackerParams, SampleFilter, SampleKind, Timestamp, ewma_weight,
     },
 };
 
@@ -27,6 +27,8 @@ pub struct Controller {
     last_now: Option<Timestamp>,
     rejected_total: u64,
     decision: Decision,
+    /// The cycle's samples with the local upload queue taken out (reused: a cycle does not allocate).
+    compensated: Vec<RttSample>,
 }
 
 impl Controller {
@@ -54,6 +56,7 @@ impl Controller {
             last_now: None,
             rejected_total: 0,
             decision,
+            compensated: Vec::with_capacity(1024),
         }
     }
 
@@ -76,7 +79,8 @@ impl Controller {
         };
         self.last_now = Some(input.now);
 
-        let stats = self.aggregator.aggregate(input.now, input.samples);
+        let samples = without_local_queue(&mut self.compensated, self.tracker.baseline_ms(), input);
+        let stats = self.aggregator.aggregate(input.now, samples);
         self.rejected_total +=
             u64::from(stats.invalid + stats.stale + stats.outlier_flows + stats.overflow);
 
@@ -165,6 +169,39 @@ impl Controller {
     pub(super) fn refresh_decision(&mut self) {
         self.decision = initial_decision(&self.directions, &self.tracker);
     }
+}
+
+/// The cycle's samples, with the local upload CAKE's own queueing delay taken out of upload samples.
+/// The probe timestamps a data segment before it enters that qdisc, so an upload sample includes the
+/// segment's sojourn in it: without this, the controller would read its own (managed) queue as bloat,
+/// and at low upload rates, where one packet takes tens of ms, cut again and again. The adjusted RTT
+/// never drops below the baseline (the compensation cannot invent a queue that was not there).
+fn without_local_queue<'a>(
+    buffer: &'a mut Vec<RttSample>,
+    baseline_ms: Option<f64>,
+    input: &'a CycleInput<'_>,
+) -> &'a [RttSample] {
+    let local = input
+        .cake
+        .upload
+        .map(|cake| cake.max_tin_delay)
+        .unwrap_or_default();
+    if local.is_zero() {
+        return input.samples;
+    }
+    let floor = baseline_ms.and_then(|ms| std::time::Duration::try_from_secs_f64(ms / 1e3).ok());
+    buffer.clear();
+    buffer.extend(input.samples.iter().map(|sample| {
+        if sample.kind != SampleKind::Upload {
+            return *sample;
+        }
+        let floor = floor.unwrap_or(sample.rtt).min(sample.rtt);
+        RttSample {
+            rtt: sample.rtt.saturating_sub(local).max(floor),
+            ..*sample
+        }
+    }));
+    buffer
 }
 
 /// Achieved rate over the cycle divided by the rate in force (0 for a zero-length cycle).

@@ -89,3 +89,35 @@ fn drops_at_baseline_delay_do_not_stop_growth() {
     assert!(grown > start, "{grown} did not grow from {start}");
     assert_eq!(grown, dl(plain.ctrl.last_decision()));
 }
+
+#[test]
+fn the_local_upload_queue_is_not_read_as_bloat() {
+    // Upload segments wait 40 ms in the local CAKE (a slow upload at full use): their RTT is 40 ms above
+    // the 20 ms path. With CAKE's delay reported, the controller sees the path and stays GREEN; without it,
+    // the same samples look like bloat.
+    let mut aware = settled();
+    let mut blind = settled();
+    for sim in [&mut aware, &mut blind] {
+        sim.kind = crate::signal::SampleKind::Upload;
+    }
+    aware.cake.upload = Some(CakeSignals {
+        max_tin_delay: Duration::from_millis(40),
+        ..CakeSignals::default()
+    });
+    for _ in 0..40 {
+        aware.at(60.0, 1.0);
+        blind.at(60.0, 1.0);
+    }
+    assert_eq!(
+        aware.ctrl.last_decision().directions.upload.state,
+        Zone::Green
+    );
+    assert_ne!(
+        blind.ctrl.last_decision().directions.upload.state,
+        Zone::Green
+    );
+    // The compensation never goes below the baseline: a reported delay larger than the sample's excess
+    // leaves the baseline where it was.
+    let baseline = aware.ctrl.last_decision().baseline_ms.unwrap();
+    assert!((19.0..=21.0).contains(&baseline), "{baseline}");
+}

@@ -50,6 +50,8 @@ pub struct Sim {
     pub dt: Duration,
     /// CAKE statistics fed with every cycle.
     pub cake: PerDirection<Option<CakeSignals>>,
+    /// Kind of every generated sample.
+    pub kind: SampleKind,
     samples: Vec<RttSample>,
 }
 
@@ -60,6 +62,7 @@ impl Sim {
             now: Timestamp::from_nanos(0),
             dt: Duration::from_millis(50),
             cake: PerDirection::default(),
+            kind: SampleKind::Download,
             samples: Vec::new(),
         }
     }
@@ -73,7 +76,7 @@ impl Sim {
             self.samples.push(RttSample {
                 at: self.now,
                 rtt: Duration::from_secs_f64(rtt / 1e3),
-                kind: SampleKind::Download,
+                kind: self.kind,
                 flow: i as u64,
             });
         }
