@@ -3,10 +3,10 @@
 //!
 //! Signals go to this test process itself, so this binary has exactly one test.
 
-use std::{os::unix::net::UnixDatagram, path::Path, sync::Arc, time::Duration};
+use std::{os::unix::net::UnixDatagram, sync::Arc, time::Duration};
 
 use wanctl::{
-    config::{Config, load_config},
+    config::{Config, load_config, reload_config},
     service::{LoadFn, Notifier, Reloader, Signals},
 };
 
@@ -48,17 +48,7 @@ async fn sighup_applies_good_files_keeps_the_old_config_on_bad_ones_and_sigterm_
 
     std::fs::write(&file, config_text("eth0")).unwrap();
     let initial = load_config(&file).unwrap().document;
-    let load: LoadFn<Config, String> = Box::new(|path: &Path| {
-        load_config(path)
-            .map(|loaded| loaded.document)
-            .map_err(|errors| {
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-    });
+    let load: LoadFn<Config, String> = Box::new(reload_config);
     let notifier = Notifier::to_socket(&socket_path).unwrap();
     let (reloader, mut config) = Reloader::new(file.clone(), initial, load, notifier);
     let mut signals = Signals::install().unwrap();

@@ -105,6 +105,22 @@ pub fn load_config(path: &Path) -> Result<Loaded<Config>, Vec<ConfigError>> {
     Ok(loaded)
 }
 
+/// As [`load_config`], keeping only the document, with every problem on its own line (what a reload reports).
+///
+/// # Errors
+/// The problems [`load_config`] found, one per line.
+pub fn reload_config(path: &Path) -> Result<Config, String> {
+    load_config(path)
+        .map(|loaded| loaded.document)
+        .map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+}
+
 /// As [`load_config`], from text; `source` names it in errors.
 ///
 /// # Errors

@@ -10,7 +10,7 @@ mod suggest;
 pub mod units;
 pub mod validate;
 
-pub use document::{Config, WanConfig, load_config, load_config_str};
+pub use document::{Config, WanConfig, load_config, load_config_str, reload_config};
 pub use error::{ConfigError, ConfigErrorKind, Location};
 pub use load::{Document, Loaded};
 pub use service::{LogFormat, ServiceConfig, WatchdogPolicy};

@@ -14,7 +14,7 @@ use super::{
     wan_start::{RunOptions, StartedWan, WanStartError, start_wan},
     watchdog_period_from_env,
 };
-use crate::config::{Config, load_config};
+use crate::config::{Config, reload_config};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +76,7 @@ pub async fn run(path: PathBuf, config: Config, options: RunOptions) -> Result<(
     };
     let wans = config.wans.clone();
     let save_every = config.service.state_save_interval.get();
-    let (reloader, receiver) = Reloader::new(path, config, Box::new(load), notifier);
+    let (reloader, receiver) = Reloader::new(path, config, Box::new(reload_config), notifier);
     let (loop_trigger, loop_shutdown) = shutdown_channel();
     let mut loops: Vec<WanLoop> = Vec::new();
     let mut first_cycles = Vec::new();
@@ -200,18 +200,6 @@ fn record_path(base: &std::path::Path, wan: &str, several: bool) -> PathBuf {
         None => format!("{stem}.{wan}"),
     };
     base.with_file_name(name)
-}
-
-fn load(path: &std::path::Path) -> Result<Config, String> {
-    load_config(path)
-        .map(|loaded| loaded.document)
-        .map_err(|errors| {
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
 }
 
 /// The next SIGTERM/SIGINT; a SIGHUP before READY has nothing to reload yet.
