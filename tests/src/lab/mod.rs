@@ -3,6 +3,7 @@
 //! netem) and prints its measurements as marked lines; the report half ([`report`], [`plot`]) runs on the
 //! host and turns them into JSON and an SVG.
 
+pub mod cpu;
 pub mod data;
 pub mod plot;
 pub mod report;

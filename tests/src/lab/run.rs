@@ -9,6 +9,7 @@ use std::{
 };
 
 use super::{
+    cpu::CpuSnapshot,
     data::{MARK, Mode, ProbeKind, ProbeSample, RunData, ShaperSample},
     scenario::{Dir, Scenario},
     topology::{LAN_ADDR, LabNet, SERVER_ADDR},
@@ -148,6 +149,8 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
             });
         });
         // Shaper rates and progress, once per tick until the end.
+        sleep_until(t0);
+        let cpu_start = CpuSnapshot::take(daemon.as_ref().map(Daemon::pid));
         let mut tick = t0;
         // Bounded by the clock, not the tick count: under a busy emulator a tick can take longer than
         // its period.
@@ -197,6 +200,10 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
             while tick + SHAPER_EVERY < Instant::now() {
                 tick += SHAPER_EVERY;
             }
+        }
+        let cpu_end = CpuSnapshot::take(daemon.as_ref().map(Daemon::pid));
+        if let (Some(a), Some(b)) = (cpu_start, cpu_end) {
+            notes.push(a.describe_until(&b, t0.elapsed().as_secs_f64()));
         }
         udp.join().unwrap_or_default()
     });

@@ -264,3 +264,14 @@ fn generated_wanctl_config_is_valid_and_takes_overrides() {
         "merge keeps the other keys"
     );
 }
+
+#[test]
+fn cpu_times_parse_from_proc_formats() {
+    use super::cpu::{parse_process, parse_total};
+    let stat = "cpu  100 5 50 800 20 3 2 0 0 0\ncpu0 50 2 25 400 10 1 1 0 0 0\nintr 1\n";
+    // busy = user+nice+system+irq+softirq+steal; idle and iowait are not busy.
+    assert_eq!(parse_total(stat), Some((160, 980)));
+    let process = "4242 (wanctl run) S 1 4242 4242 0 -1 4194560 900 0 0 0 37 12 0 0 20 0 9 0";
+    assert_eq!(parse_process(process), Some(49));
+    assert_eq!(parse_total("intr 1\n"), None);
+}

@@ -201,6 +201,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id (`ip netns exec` execs it in place).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `None` while running; the exit status once it has ended.
     pub fn exited(&mut self) -> Option<String> {
         self.child
