@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::{
     data::{ProbeKind, RunData},
     scenario::{Dir, Scenario},
-    stats::{self, CONTROLLED_HOLD_S, CONTROLLED_MS, Latency},
+    stats::{self, CONTROLLED_HOLD_S, CONTROLLED_MS, Latency, RECOVERY_ALLOWANCE_S},
 };
 
 /// Recovery after one capacity drop.
@@ -33,6 +33,8 @@ pub struct ModeResult {
     pub base_rtt_ms: f64,
     /// Added latency of the TCP request/response probe while the bulk flows run.
     pub added_latency_tcp: Latency,
+    /// The same without the first `recovery_allowance_s` after each capacity drop.
+    pub added_latency_tcp_settled: Latency,
     /// Added latency of the UDP echo while the bulk flows run.
     pub added_latency_udp: Latency,
     pub download: Goodput,
@@ -51,6 +53,7 @@ pub struct Report {
     pub load_window_s: (f64, f64),
     pub controlled_below_ms: f64,
     pub controlled_hold_s: f64,
+    pub recovery_allowance_s: f64,
     pub modes: Vec<ModeResult>,
     /// Where the plot was written, when it was.
     pub plot: Option<String>,
@@ -74,6 +77,7 @@ pub fn mode_result(scenario: &Scenario, run: &RunData) -> ModeResult {
         share: stats::goodput_share(scenario, run, dir, from, to),
     };
     let mut recovery = Vec::new();
+    let mut allowances: Vec<(f64, f64)> = Vec::new();
     for dir in Dir::BOTH {
         let steps = scenario.steps(dir);
         for drop_at in scenario.drops(dir) {
@@ -83,6 +87,7 @@ pub fn mode_result(scenario: &Scenario, run: &RunData) -> ModeResult {
                 .find(|&at| at > drop_at)
                 .unwrap_or(to)
                 .min(to);
+            allowances.push((drop_at, drop_at + RECOVERY_ALLOWANCE_S));
             recovery.push(Recovery {
                 direction: dir,
                 drop_at_s: drop_at,
@@ -101,6 +106,13 @@ pub fn mode_result(scenario: &Scenario, run: &RunData) -> ModeResult {
         mode: run.mode,
         base_rtt_ms: run.base_rtt_tcp_ms,
         added_latency_tcp: stats::added_latency(run, ProbeKind::Tcp, from, to),
+        added_latency_tcp_settled: stats::added_latency_outside(
+            run,
+            ProbeKind::Tcp,
+            from,
+            to,
+            &allowances,
+        ),
         added_latency_udp: stats::added_latency(run, ProbeKind::Udp, from, to),
         download: goodput(Dir::Download),
         upload: goodput(Dir::Upload),
@@ -120,6 +132,7 @@ pub fn report(scenario: &Scenario, runs: &[RunData], plot: Option<String>) -> Re
         load_window_s: (from.as_secs_f64(), to.as_secs_f64()),
         controlled_below_ms: CONTROLLED_MS,
         controlled_hold_s: CONTROLLED_HOLD_S,
+        recovery_allowance_s: RECOVERY_ALLOWANCE_S,
         modes: runs.iter().map(|r| mode_result(scenario, r)).collect(),
         plot,
     }
@@ -133,8 +146,12 @@ fn ms(v: Option<f64>) -> String {
 pub fn summary(report: &Report) -> String {
     let mut s = format!(
         "scenario {} (base delay {} ms; load {:.0}-{:.0} s)\n\
-         mode    | added latency TCP p50/p95/p99 ms | UDP p99 ms (lost) | goodput down / up (share of capacity) | recovery after drops\n",
-        report.scenario, report.base_delay_ms, report.load_window_s.0, report.load_window_s.1
+         mode    | added latency TCP p50/p95/p99 ms | p99 outside {:.0} s after drops | UDP p99 ms (lost) | goodput down / up (share of capacity) | recovery after drops\n",
+        report.scenario,
+        report.base_delay_ms,
+        report.load_window_s.0,
+        report.load_window_s.1,
+        report.recovery_allowance_s
     );
     for m in &report.modes {
         let recovery: Vec<String> = m
@@ -151,11 +168,12 @@ pub fn summary(report: &Report) -> String {
             })
             .collect();
         s.push_str(&format!(
-            "{:<7} | {:>8} / {:>6} / {:>6}          | {:>7} ({})       | {:.1} Mbit ({:.0}%) / {:.1} Mbit ({:.0}%) | {}\n",
+            "{:<7} | {:>8} / {:>6} / {:>6}          | {:>6}                    | {:>7} ({})       | {:.1} Mbit ({:.0}%) / {:.1} Mbit ({:.0}%) | {}\n",
             m.mode.name(),
             ms(m.added_latency_tcp.p50_ms),
             ms(m.added_latency_tcp.p95_ms),
             ms(m.added_latency_tcp.p99_ms),
+            ms(m.added_latency_tcp_settled.p99_ms),
             ms(m.added_latency_udp.p99_ms),
             m.added_latency_udp.lost,
             m.download.mbit,

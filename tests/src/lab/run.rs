@@ -157,13 +157,14 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
         while tick <= end && Instant::now() <= end {
             sleep_until(tick);
             let t = traffic::offset(t0, Instant::now());
+            let health = daemon.as_ref().and_then(|_| super::wanctl::health(&net));
             let (download_bps, upload_bps) = match mode {
                 Mode::None => (None, None),
                 Mode::Static => (
                     Some(scenario.nominal(Dir::Download).bps()),
                     Some(scenario.nominal(Dir::Upload).bps()),
                 ),
-                Mode::Wanctl => net.cake_rates(),
+                Mode::Wanctl => health.as_ref().map_or((None, None), |h| h.rates_bps),
             };
             let sample = ShaperSample {
                 t,
@@ -174,9 +175,7 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
                 shaper.push(sample);
             }
             if ((t / SHAPER_EVERY.as_secs_f64()).round() as u64).is_multiple_of(2) {
-                let state = daemon
-                    .as_ref()
-                    .and_then(|_| super::wanctl::health_summary(&net));
+                let state = health.map(|h| h.summary);
                 progress(
                     scenario,
                     mode,

@@ -12,6 +12,9 @@ use super::{
 pub const CONTROLLED_MS: f64 = 15.0;
 /// ... when it stays there this long.
 pub const CONTROLLED_HOLD_S: f64 = 1.0;
+/// After a capacity drop latency may take this long to come back under control (the target); the
+/// "settled" percentiles leave these windows out, the plain ones keep them.
+pub const RECOVERY_ALLOWANCE_S: f64 = 2.0;
 
 /// The `p`-th percentile (0..=100) by nearest rank; `None` for no values.
 pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
@@ -36,11 +39,24 @@ pub struct Latency {
 
 /// Added latency (RTT minus the idle base RTT) of `kind`'s probes sent within `[from, to)` seconds.
 pub fn added_latency(run: &RunData, kind: ProbeKind, from: f64, to: f64) -> Latency {
+    added_latency_outside(run, kind, from, to, &[])
+}
+
+/// [`added_latency`] without the probes sent within any of the `excluded` `[start, end)` windows.
+pub fn added_latency_outside(
+    run: &RunData,
+    kind: ProbeKind,
+    from: f64,
+    to: f64,
+    excluded: &[(f64, f64)],
+) -> Latency {
     let base = base_rtt(run, kind);
-    let window = run
-        .probes
-        .iter()
-        .filter(|p| p.kind == kind && p.t >= from && p.t < to);
+    let window = run.probes.iter().filter(|p| {
+        p.kind == kind
+            && p.t >= from
+            && p.t < to
+            && !excluded.iter().any(|&(a, b)| p.t >= a && p.t < b)
+    });
     let mut values = Vec::new();
     let mut lost = 0;
     for p in window {

@@ -133,6 +133,22 @@ fn added_latency_subtracts_base_and_counts_losses_as_worst() {
 }
 
 #[test]
+fn settled_latency_leaves_out_only_the_recovery_windows() {
+    // 10 s at 5 ms added, with a 300 ms spike 1 s after a drop at t = 4 s.
+    let mut probes: Vec<ProbeSample> = (0..100).map(|i| tcp(f64::from(i) * 0.1, 25.0)).collect();
+    probes[50].rtt_ms = Some(320.0);
+    let run = run_with(probes);
+    let all = stats::added_latency(&run, ProbeKind::Tcp, 0.0, 10.0);
+    assert_eq!(all.max_ms, Some(300.0));
+    let settled = stats::added_latency_outside(&run, ProbeKind::Tcp, 0.0, 10.0, &[(4.0, 6.0)]);
+    assert_eq!(settled.samples, 80);
+    assert_eq!(settled.max_ms, Some(5.0));
+    // A spike outside the window still counts.
+    let elsewhere = stats::added_latency_outside(&run, ProbeKind::Tcp, 0.0, 10.0, &[(6.0, 8.0)]);
+    assert_eq!(elsewhere.max_ms, Some(300.0));
+}
+
+#[test]
 fn capacity_integrates_the_schedule() {
     let s = step();
     let bits = stats::capacity_bits(&s, Dir::Download, 0.0, 60.0);
@@ -274,4 +290,17 @@ fn cpu_times_parse_from_proc_formats() {
     let process = "4242 (wanctl run) S 1 4242 4242 0 -1 4194560 900 0 0 0 37 12 0 0 20 0 9 0";
     assert_eq!(parse_process(process), Some(49));
     assert_eq!(parse_total("intr 1\n"), None);
+}
+
+#[test]
+fn the_daemons_health_gives_the_lab_its_rates_and_states() {
+    use super::wanctl::parse_health;
+    let body = r#"{"status":"healthy","wans":[{"name":"lab","status":"healthy",
+        "state":{"download":"RED","upload":"GREEN"},"rate_bps":{"download":2160000,"upload":720000},
+        "delta_rtt_ms":42.25,"shapers":[]}]}"#;
+    let view = parse_health(body).expect("parses");
+    assert_eq!(view.rates_bps, (Some(2_160_000), Some(720_000)));
+    assert_eq!(view.summary, "down RED up GREEN, delta 42.2 ms");
+    assert_eq!(parse_health(r#"{"wans":[]}"#), None);
+    assert_eq!(parse_health("not json"), None);
 }

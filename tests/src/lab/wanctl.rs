@@ -44,9 +44,8 @@ fn s(text: &str) -> Value {
 ///   the delay a low rate adds itself reads as bloat and walks the rate down to a too-low floor;
 /// - wanctl's default thresholds (15/45/80 ms): with 8/20/40 ms the guest's vCPU stalls and CAKE's own
 ///   sojourn at low rates (20-45 ms of measured delta) held both directions at their floors;
-/// - CAKE drop/backlog evidence thresholds raised: when CAKE is the bottleneck (the point of shaping) a
-///   few CUBIC flows make it drop tens of packets a second and keep some backlog, which the defaults
-///   read as congestion that forbids every increase.
+/// - `red_refractory` 250 ms: after a RED cut the queue it drains keeps the delay high for a few
+///   round trips; cutting on every cycle of that walks the rate to its floor.
 pub fn config(scenario: &Scenario, dir: &Path) -> String {
     let direction = |d: Dir| {
         let ceiling = scenario.nominal(d).bps() as f64;
@@ -68,13 +67,7 @@ pub fn config(scenario: &Scenario, dir: &Path) -> String {
         ("target_bloat", s("15ms")),
         ("warn_bloat", s("45ms")),
         ("hard_red_bloat", s("80ms")),
-        (
-            "cake",
-            map(vec![
-                ("drop_rate_threshold", Value::Number(200.into())),
-                ("backlog_threshold", Value::Number(60_000.into())),
-            ]),
-        ),
+        ("red_refractory", s("250ms")),
         ("download", direction(Dir::Download)),
         ("upload", direction(Dir::Upload)),
     ] {
@@ -241,9 +234,19 @@ impl Drop for Daemon {
     }
 }
 
-/// The daemon's view from its /health endpoint: each direction's state and the delay it measures
-/// ("down GREEN up YELLOW, delta 3.1 ms"); `None` when it does not answer.
-pub fn health_summary(net: &LabNet) -> Option<String> {
+/// The daemon's view from its /health endpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthView {
+    /// The rates the daemon set (download, upload), bit/s.
+    pub rates_bps: (Option<u64>, Option<u64>),
+    /// Each direction's state and the delay it measures ("down GREEN up YELLOW, delta 3.1 ms").
+    pub summary: String,
+}
+
+/// Reads /health over a plain socket inside the gateway namespace (no `tc` or `curl` process: spawning
+/// processes every tick costs the emulated guest more CPU than the daemon itself); `None` when it does
+/// not answer.
+pub fn health(net: &LabNet) -> Option<HealthView> {
     use std::io::{Read, Write};
     let body = net.gw.enter(|| -> Option<String> {
         let address = HTTP_LISTEN.parse().ok()?;
@@ -259,15 +262,28 @@ pub fn health_summary(net: &LabNet) -> Option<String> {
         stream.read_to_string(&mut response).ok()?;
         response.split_once("\r\n\r\n").map(|(_, b)| b.to_string())
     })?;
-    let health: serde_json::Value = serde_json::from_str(&body).ok()?;
+    parse_health(&body)
+}
+
+/// The lab's view of a /health body (the first WAN).
+pub fn parse_health(body: &str) -> Option<HealthView> {
+    let health: serde_json::Value = serde_json::from_str(body).ok()?;
     let wan = health.get("wans")?.get(0)?;
     let delta = wan
         .get("delta_rtt_ms")
         .and_then(serde_json::Value::as_f64)
         .map_or("-".into(), |d| format!("{d:.1}"));
-    Some(format!(
-        "down {} up {}, delta {delta} ms",
-        wan.pointer("/state/download")?.as_str()?,
-        wan.pointer("/state/upload")?.as_str()?,
-    ))
+    Some(HealthView {
+        rates_bps: (
+            wan.pointer("/rate_bps/download")
+                .and_then(serde_json::Value::as_u64),
+            wan.pointer("/rate_bps/upload")
+                .and_then(serde_json::Value::as_u64),
+        ),
+        summary: format!(
+            "down {} up {}, delta {delta} ms",
+            wan.pointer("/state/download")?.as_str()?,
+            wan.pointer("/state/upload")?.as_str()?,
+        ),
+    })
 }

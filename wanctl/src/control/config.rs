@@ -52,6 +52,13 @@ pub struct ControlConfig {
     #[serde(default = "d::deadband")]
     #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "5s"))]
     pub deadband: DurationSpec,
+    /// After a RED or SOFT_RED decrease, further RED/SOFT_RED decreases of that direction wait this long
+    /// (reason `refractory`), so the delay can show the effect of the cut before the rate is cut again: the
+    /// queue a cut drains keeps the delay high for a round trip or more, and cutting on every cycle of it
+    /// overshoots to the floor. 0 cuts on every cycle, as the Python wanctl does. YELLOW is not affected.
+    #[serde(default = "d::red_refractory")]
+    #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "10s"))]
+    pub red_refractory: DurationSpec,
     /// Time constant of the baseline RTT EWMA (the path's RTT without queueing). Weights are
     /// `1 - exp(-dt/tau)` with the measured cycle length.
     #[serde(default = "d::baseline_time_constant")]
@@ -190,7 +197,10 @@ pub struct CakeConfig {
     #[serde(default = "d::drop_rate_time_constant")]
     #[schemars(extend("x-minimum" = "10ms", "x-maximum" = "600s"))]
     pub drop_rate_time_constant: DurationSpec,
-    /// A CAKE backlog above this many bytes (or a tin delay above target) is a standing queue: no increase.
+    /// A CAKE backlog above this many bytes is a standing queue: that direction's CAKE is its bottleneck, so
+    /// the ISP's queue in that direction is empty. When delay rises while one direction has a standing queue
+    /// and the other has none, the delay is the other direction's: the first holds (`queue_elsewhere`)
+    /// instead of cutting.
     #[serde(default = "d::backlog_threshold")]
     #[schemars(range(min = 1))]
     pub backlog_threshold: u64,
@@ -227,6 +237,9 @@ mod d {
     }
     pub fn deadband() -> DurationSpec {
         DurationSpec::from_millis(3)
+    }
+    pub fn red_refractory() -> DurationSpec {
+        DurationSpec::from_millis(0)
     }
     pub fn baseline_time_constant() -> DurationSpec {
         DurationSpec::from_secs(60)

@@ -24,6 +24,10 @@ pub struct Controller {
     pub(super) directions: PerDirection<DirectionState>,
     /// Smoothed CAKE drops+marks per second, per direction.
     pub(super) drop_rate: PerDirection<f64>,
+    /// Achieved rate per direction, bit/s, smoothed with the load time constant.
+    achieved_bps: PerDirection<Option<f64>>,
+    /// When each direction was last cut in RED/SOFT_RED.
+    last_red_cut: PerDirection<Option<Timestamp>>,
     last_now: Option<Timestamp>,
     rejected_total: u64,
     decision: Decision,
@@ -53,6 +57,8 @@ impl Controller {
             tracker,
             directions,
             drop_rate: PerDirection::default(),
+            achieved_bps: PerDirection::default(),
+            last_red_cut: PerDirection::default(),
             last_now: None,
             rejected_total: 0,
             decision,
@@ -79,7 +85,12 @@ impl Controller {
         };
         self.last_now = Some(input.now);
 
-        let samples = without_local_queue(&mut self.compensated, self.tracker.baseline_ms(), input);
+        let samples = without_local_queue(
+            &mut self.compensated,
+            self.tracker.baseline_ms(),
+            self.directions.upload.rate,
+            input,
+        );
         let stats = self.aggregator.aggregate(input.now, samples);
         self.rejected_total +=
             u64::from(stats.invalid + stats.stale + stats.outlier_flows + stats.overflow);
@@ -108,11 +119,30 @@ impl Controller {
             .update(&tracker_params, stats.rtt_ms, dt_s, idle);
         let delta_ms = stats.rtt_ms.and(self.tracker.delta_ms());
 
+        let standing = input
+            .cake
+            .map(|cake| cake.map(|cake| cake.backlog_bytes > self.params.cake.backlog_threshold));
         for direction in Direction::ALL {
-            let cake = self.cake_evidence(direction, input.cake.get(direction).as_ref(), dt_s);
+            let drops = self.smoothed_drops(direction, input.cake.get(direction).as_ref(), dt_s);
+            let other = standing.get(direction.other());
+            let cake = CakeEvidence {
+                drops,
+                queue_elsewhere: *standing.get(direction) == Some(true) && *other == Some(false),
+            };
+            let achieved_bps = self.smoothed_achieved(
+                direction,
+                *input.achieved_bytes.get(direction),
+                *utilization.get(direction),
+                dt_s,
+            );
+            let red_cut_allowed = self.last_red_cut.get(direction).is_none_or(|at| {
+                input.now.saturating_since(at).as_secs_f64() >= self.params.red_refractory_s
+            });
             let observation = Observation {
                 delta_ms,
                 utilization: *utilization.get(direction),
+                achieved_bps,
+                red_cut_allowed,
                 dt_s,
                 cake,
             };
@@ -127,6 +157,9 @@ impl Controller {
                 &observation,
                 last_reported,
             );
+            if matches!(outcome.reason, Reason::Red | Reason::SoftRed) {
+                *self.last_red_cut.get_mut(direction) = Some(input.now);
+            }
             *self.decision.directions.get_mut(direction) = outcome;
         }
         self.decision.at = input.now;
@@ -140,30 +173,45 @@ impl Controller {
         &self.decision
     }
 
-    fn cake_evidence(
+    /// Whether this direction's smoothed CAKE drop+mark rate is above its threshold.
+    fn smoothed_drops(
         &mut self,
         direction: Direction,
         cake: Option<&CakeSignals>,
         dt_s: f64,
-    ) -> CakeEvidence {
+    ) -> bool {
         let smoothed = self.drop_rate.get_mut(direction);
         let Some(cake) = cake else {
             *smoothed = 0.0;
-            return CakeEvidence::default();
+            return false;
         };
         if dt_s > 0.0 {
             let rate = (cake.drops.saturating_add(cake.ecn_marks)) as f64 / dt_s;
             *smoothed += ewma_weight(dt_s, self.params.cake.drop_rate_tau_s) * (rate - *smoothed);
         }
-        let target_ms = match direction {
-            Direction::Download => self.params.download.target_ms,
-            Direction::Upload => self.params.upload.target_ms,
-        };
-        CakeEvidence {
-            drops: *smoothed > self.params.cake.drop_rate_threshold,
-            standing: cake.backlog_bytes > self.params.cake.backlog_threshold
-                || cake.max_tin_delay.as_secs_f64() * 1e3 > target_ms,
+        *smoothed > self.params.cake.drop_rate_threshold
+    }
+
+    /// The achieved rate smoothed with the load time constant (the delay and the throughput it explains
+    /// move together); `None` while the direction carries less than `idle_share` of its rate.
+    fn smoothed_achieved(
+        &mut self,
+        direction: Direction,
+        bytes: u64,
+        utilization: f64,
+        dt_s: f64,
+    ) -> Option<f64> {
+        let smoothed = self.achieved_bps.get_mut(direction);
+        if dt_s > 0.0 {
+            let now = bytes as f64 * 8.0 / dt_s;
+            let value = match *smoothed {
+                Some(last) => last + ewma_weight(dt_s, self.params.load_tau_s) * (now - last),
+                None => now,
+            };
+            *smoothed = Some(value);
         }
+        let used = utilization >= self.params.idle_share;
+        smoothed.filter(|_| used)
     }
 
     pub(super) fn refresh_decision(&mut self) {
@@ -171,14 +219,23 @@ impl Controller {
     }
 }
 
-/// The cycle's samples, with the local upload CAKE's own queueing delay taken out of upload samples.
-/// The probe timestamps a data segment before it enters that qdisc, so an upload sample includes the
-/// segment's sojourn in it: without this, the controller would read its own (managed) queue as bloat,
-/// and at low upload rates, where one packet takes tens of ms, cut again and again. The adjusted RTT
-/// never drops below the baseline (the compensation cannot invent a queue that was not there).
+/// Largest frame an ACK can find ahead of it in the upload CAKE (Ethernet MTU plus header), bytes.
+const FRAME_BYTES: f64 = 1514.0;
+
+/// The cycle's samples, with the local upload CAKE's own queueing delay taken out. The probe timestamps an
+/// egress packet before it enters that qdisc, so:
+/// - an upload sample includes the data segment's sojourn in it (CAKE's per-tin average delay);
+/// - every other sample (download, handshake, active probe) includes the wait of a small packet (ACK, SYN,
+///   ping) there: a sparse flow that CAKE serves next, so at most one full frame at the upload rate, and
+///   never more than the tin's delay.
+///
+/// Without this the controller would read its own (managed) queue as bloat, and at low upload rates, where
+/// one frame takes tens of ms, cut again and again. An adjusted RTT never drops below the baseline (the
+/// compensation cannot invent a queue that was not there).
 fn without_local_queue<'a>(
     buffer: &'a mut Vec<RttSample>,
     baseline_ms: Option<f64>,
+    upload_rate_bps: u64,
     input: &'a CycleInput<'_>,
 ) -> &'a [RttSample] {
     let local = input
@@ -189,15 +246,21 @@ fn without_local_queue<'a>(
     if local.is_zero() {
         return input.samples;
     }
+    let frame =
+        std::time::Duration::try_from_secs_f64(FRAME_BYTES * 8.0 / upload_rate_bps.max(1) as f64)
+            .unwrap_or(local);
+    let ack_wait = local.min(frame);
     let floor = baseline_ms.and_then(|ms| std::time::Duration::try_from_secs_f64(ms / 1e3).ok());
     buffer.clear();
     buffer.extend(input.samples.iter().map(|sample| {
-        if sample.kind != SampleKind::Upload {
-            return *sample;
-        }
+        let queued = match sample.kind {
+            SampleKind::Upload => local,
+            // ACKs, SYNs and probes are all small sparse packets behind at most one frame.
+            SampleKind::Download | SampleKind::Handshake | SampleKind::Active => ack_wait,
+        };
         let floor = floor.unwrap_or(sample.rtt).min(sample.rtt);
         RttSample {
-            rtt: sample.rtt.saturating_sub(local).max(floor),
+            rtt: sample.rtt.saturating_sub(queued).max(floor),
             ..*sample
         }
     }));

@@ -64,8 +64,11 @@ pub enum Reason {
     Deadband,
     /// CAKE drops/marks above threshold confirmed a delay above target: YELLOW without dwell.
     CakeDrops,
-    /// CAKE has a standing queue: no increase.
-    CakeBacklog,
+    /// Delay above target, but this direction's CAKE has a standing queue and the other's has none: the
+    /// queue is the other direction's; holding.
+    QueueElsewhere,
+    /// Delay above warn or RED, but the last RED/SOFT_RED cut is younger than `red_refractory`: holding.
+    Refractory,
     /// GREEN, fewer than `green_required` cycles in a row: hold.
     GreenHold,
     /// GREEN long enough and the link is used: step up.
@@ -87,7 +90,8 @@ impl Reason {
             Reason::YellowDwell => "yellow_dwell",
             Reason::Deadband => "deadband",
             Reason::CakeDrops => "cake_drops",
-            Reason::CakeBacklog => "cake_backlog",
+            Reason::QueueElsewhere => "queue_elsewhere",
+            Reason::Refractory => "refractory",
             Reason::GreenHold => "green_hold",
             Reason::StepUp => "step_up",
             Reason::Ceiling => "ceiling",
@@ -105,7 +109,10 @@ impl Reason {
             Reason::YellowDwell => "delay above target, dwell not over; holding",
             Reason::Deadband => "delay inside deadband below target; decreasing",
             Reason::CakeDrops => "CAKE drop/mark rate above threshold",
-            Reason::CakeBacklog => "CAKE standing queue; not increasing",
+            Reason::QueueElsewhere => {
+                "delay above target, queued in the other direction (CAKE standing here); holding"
+            }
+            Reason::Refractory => "delay high, waiting for the last cut to take effect; holding",
             Reason::GreenHold => "delay fine, waiting for enough GREEN cycles",
             Reason::StepUp => "delay fine and link used; increasing",
             Reason::Ceiling => "delay fine; at ceiling",

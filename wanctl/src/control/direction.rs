@@ -14,8 +14,9 @@ use crate::{config::Bandwidth, signal::ewma_weight};
 pub(crate) struct CakeEvidence {
     /// Smoothed drop+mark rate above threshold.
     pub drops: bool,
-    /// Standing backlog or tin delay above target.
-    pub standing: bool,
+    /// This direction's CAKE has a standing queue and the other direction's has none: a rising delay is
+    /// the other direction's queue.
+    pub queue_elsewhere: bool,
 }
 
 /// What the direction needs to know about this cycle.
@@ -25,6 +26,11 @@ pub(crate) struct Observation {
     pub delta_ms: Option<f64>,
     /// Achieved rate / current rate.
     pub utilization: f64,
+    /// Smoothed achieved rate, bit/s; `None` while the direction carries less than `idle_share` of its rate
+    /// (then it says nothing about the link).
+    pub achieved_bps: Option<f64>,
+    /// False within `red_refractory` of this direction's last RED/SOFT_RED decrease.
+    pub red_cut_allowed: bool,
     /// Cycle length, s.
     pub dt_s: f64,
     pub cake: CakeEvidence,
@@ -78,15 +84,33 @@ impl DirectionState {
         d: f64,
     ) -> (Zone, Reason) {
         let four_state = p.hard_red_ms > p.warn_ms;
-        if d > p.hard_red_ms || (!four_state && d > p.warn_ms) {
-            self.enter(Zone::Red);
-            self.rate = decrease(self.rate, p.factor_down, p.floor_red);
-            return (Zone::Red, Reason::Red);
+        let red = d > p.hard_red_ms || (!four_state && d > p.warn_ms);
+        if d > p.target_ms && obs.cake.queue_elsewhere {
+            let zone = match (red, d > p.warn_ms) {
+                (true, _) => Zone::Red,
+                (false, true) => Zone::SoftRed,
+                (false, false) => Zone::Yellow,
+            };
+            self.enter(zone);
+            return (zone, Reason::QueueElsewhere);
         }
-        if d > p.warn_ms {
-            self.enter(Zone::SoftRed);
-            self.rate = decrease(self.rate, p.factor_down_yellow, p.floor_soft_red);
-            return (Zone::SoftRed, Reason::SoftRed);
+        if red || d > p.warn_ms {
+            let (zone, reason, factor, floor) = if red {
+                (Zone::Red, Reason::Red, p.factor_down, p.floor_red)
+            } else {
+                (
+                    Zone::SoftRed,
+                    Reason::SoftRed,
+                    p.factor_down_yellow,
+                    p.floor_soft_red,
+                )
+            };
+            self.enter(zone);
+            if !obs.red_cut_allowed {
+                return (zone, Reason::Refractory);
+            }
+            self.rate = cut_from_achieved(self.rate, obs.achieved_bps, factor, floor);
+            return (zone, reason);
         }
         if d > p.target_ms {
             self.green_streak = 0;
@@ -116,17 +140,10 @@ impl DirectionState {
         }
         self.enter(Zone::Green);
         self.green_streak = self.green_streak.saturating_add(1);
-        // Drops alone do not stop growth: with the delay at baseline they mean CAKE is the bottleneck, which
-        // is where shaping wants it, and growing is how recovered capacity is found. A standing queue does.
-        if obs.cake.standing {
-            self.green_streak = 0;
-        }
+        // Neither CAKE drops nor a CAKE backlog stop growth: with the delay at baseline they mean CAKE is the
+        // bottleneck, which is where shaping wants it, and growing is how recovered capacity is found.
         let (rate, reason) = self.green_move(p, obs, self.green_streak >= p.green_required);
         self.rate = rate;
-        let reason = match reason {
-            Reason::GreenHold if obs.cake.standing => Reason::CakeBacklog,
-            other => other,
-        };
         (Zone::Green, reason)
     }
 
@@ -167,6 +184,16 @@ impl DirectionState {
         };
         (new, Reason::DecayToBase)
     }
+}
+
+/// A RED/SOFT_RED cut: `factor` times the lower of the rate and what the link carried (cake-autorate's
+/// rule), rounded down, not below `floor`, never above `rate`. When the bottleneck sits upstream (a
+/// download whose capacity fell), the achieved rate is the new capacity and one cut lands below it, where
+/// cutting the shaper's own rate by `factor` per cycle would need several cycles while the queue grows.
+fn cut_from_achieved(rate: u64, achieved_bps: Option<f64>, factor: f64, floor: u64) -> u64 {
+    let basis = achieved_bps.map_or(rate, |a| (a.max(0.0) as u64).min(rate));
+    let cut = (basis as f64 * factor).floor() as u64;
+    cut.max(floor).min(rate)
 }
 
 /// `rate * factor` rounded down, not below `floor`, and never above `rate` (a floor never raises the rate).

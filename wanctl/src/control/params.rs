@@ -33,6 +33,8 @@ pub struct ControlParams {
     pub dwell_cycles: u32,
     /// Deadband below target that keeps YELLOW, ms.
     pub deadband_ms: f64,
+    /// Minimum time between RED/SOFT_RED decreases of one direction, s.
+    pub red_refractory_s: f64,
     /// Baseline EWMA time constant, s.
     pub baseline_tau_s: f64,
     /// Load EWMA time constant, s.
@@ -152,6 +154,13 @@ impl ControlConfig {
             ));
         }
         let deadband_ms = in_range("deadband", ms(self.deadband), 0.0, 5000.0, "ms")?;
+        let red_refractory_s = in_range(
+            "red_refractory",
+            self.red_refractory.get().as_secs_f64(),
+            0.0,
+            10.0,
+            "s",
+        )?;
         let baseline_tau_s = in_range(
             "baseline_time_constant",
             self.baseline_time_constant.get().as_secs_f64(),
@@ -249,6 +258,7 @@ impl ControlConfig {
             interval_s,
             dwell_cycles: self.dwell_cycles,
             deadband_ms,
+            red_refractory_s,
             baseline_tau_s,
             load_tau_s,
             baseline_update_threshold_ms,

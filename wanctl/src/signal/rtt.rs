@@ -5,8 +5,10 @@
 //! covers (the Python wanctl used `0.05/tau`, the first-order approximation for a nominal 50 ms cycle).
 //!
 //! The baseline is the RTT of the empty path. It must not learn our own queue:
-//! - it always follows values within `update_threshold` above it (drift, and any decrease: a lower RTT can
-//!   never be caused by our queue);
+//! - it always follows values within `update_threshold` above it (drift);
+//! - it follows values below it as fast as the load EWMA: a lower RTT can never be caused by a queue, so a
+//!   baseline that started high (first value taken during a burst, a path that got shorter) must not keep
+//!   reading real queueing as "below baseline" for a whole baseline time constant;
 //! - a value further above it is followed only while the link is idle (no direction above `idle_share` of its
 //!   shaped rate): then the queue cannot be ours and the rise is a path change, learnt within the time
 //!   constant. While the link is loaded such values freeze the baseline.
@@ -111,8 +113,12 @@ impl RttTracker {
         } else {
             return BaselineUpdate::Frozen;
         };
-        self.baseline_ms =
-            Some(baseline + ewma_weight(dt_s, params.baseline_tau_s) * (value - baseline));
+        let tau_s = if value < baseline {
+            params.load_tau_s
+        } else {
+            params.baseline_tau_s
+        };
+        self.baseline_ms = Some(baseline + ewma_weight(dt_s, tau_s) * (value - baseline));
         outcome
     }
 }

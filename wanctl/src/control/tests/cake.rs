@@ -1,4 +1,5 @@
-//! CAKE evidence: drops and marks make YELLOW immediate; a standing queue stops increases.
+//! CAKE evidence: drops and marks make YELLOW immediate; a standing queue in one direction only places the
+//! delay in the other.
 
 use std::time::Duration;
 
@@ -34,35 +35,59 @@ fn drops_above_threshold_skip_the_dwell() {
 }
 
 #[test]
-fn a_standing_backlog_stops_increases() {
-    let mut sim = settled();
-    for _ in 0..40 {
-        sim.at(200.0, 1.0);
+fn a_standing_backlog_at_baseline_delay_does_not_stop_growth() {
+    // CAKE holding a queue while the delay is at baseline is CAKE being the bottleneck: exactly where a
+    // recovered link has to grow from (and at a few hundred kbit/s CAKE's own queue is always there).
+    let mut plain = settled();
+    let mut queued = settled();
+    for sim in [&mut plain, &mut queued] {
+        for _ in 0..40 {
+            sim.at(200.0, 1.0);
+        }
     }
-    let low = dl(sim.ctrl.last_decision());
+    let low = dl(queued.ctrl.last_decision());
+    queued.cake.download = Some(CakeSignals {
+        backlog_bytes: 50_000,
+        max_tin_delay: Duration::from_millis(30),
+        ..CakeSignals::default()
+    });
+    for _ in 0..100 {
+        plain.at(20.0, 1.0);
+        queued.at(20.0, 1.0);
+    }
+    assert!(dl(queued.ctrl.last_decision()) > low);
+    assert_eq!(
+        dl(queued.ctrl.last_decision()),
+        dl(plain.ctrl.last_decision())
+    );
+}
+
+#[test]
+fn delay_with_a_standing_queue_here_and_none_there_cuts_only_the_other_direction() {
+    // Download's CAKE is its bottleneck (standing backlog), upload's CAKE is empty: the rising delay is the
+    // upload's queue at the ISP. Upload is cut, download holds and says why.
+    let mut sim = settled();
     sim.cake.download = Some(CakeSignals {
         backlog_bytes: 50_000,
         ..CakeSignals::default()
     });
-    for _ in 0..100 {
-        let d = sim.at(20.0, 1.0);
-        assert_eq!(dl(&d), low, "{d:?}");
+    sim.cake.upload = Some(CakeSignals::default());
+    let before = sim.ctrl.last_decision().directions;
+    let mut d = sim.at(200.0, 1.0);
+    for _ in 0..5 {
+        d = sim.at(200.0, 1.0);
     }
-    assert_eq!(
-        sim.ctrl.last_decision().directions.download.reason,
-        Reason::CakeBacklog
-    );
-    // A tin delay above target counts as a standing queue too; without either the link grows again.
-    sim.cake.download = Some(CakeSignals {
-        max_tin_delay: Duration::from_millis(30),
-        ..CakeSignals::default()
-    });
-    assert_eq!(dl(&sim.at(20.0, 1.0)), low);
-    sim.cake.download = Some(CakeSignals::default());
-    for _ in 0..10 {
-        sim.at(20.0, 1.0);
-    }
-    assert!(dl(sim.ctrl.last_decision()) > low);
+    assert_eq!(d.directions.download.reason, Reason::QueueElsewhere);
+    assert_eq!(d.directions.download.state, Zone::Red);
+    assert_eq!(d.directions.download.rate, before.download.rate);
+    assert_eq!(d.directions.upload.state, Zone::Red);
+    assert!(d.directions.upload.rate < before.upload.rate);
+    // Without a CAKE on the other side there is no evidence where the queue is: both are cut.
+    let mut blind = settled();
+    blind.cake.download = sim.cake.download;
+    let d = blind.at(200.0, 1.0);
+    assert_eq!(d.directions.download.reason, Reason::SoftRed);
+    assert!(d.directions.download.rate < before.download.rate);
 }
 
 #[test]
@@ -120,4 +145,37 @@ fn the_local_upload_queue_is_not_read_as_bloat() {
     // leaves the baseline where it was.
     let baseline = aware.ctrl.last_decision().baseline_ms.unwrap();
     assert!((19.0..=21.0).contains(&baseline), "{baseline}");
+}
+
+#[test]
+fn a_download_samples_wait_behind_one_upload_frame_is_taken_out_but_no_more() {
+    // A 1 Mbit/s upload: one 1514-byte frame takes 12.1 ms, and the upload CAKE's tin delay is 30 ms.
+    // Download samples (their ACKs queued there) show 20 ms path + 12.1 ms ACK wait + 10 ms ISP queue.
+    let slow_upload = super::helpers::WAN.replace(
+        "ceiling: 18Mbit\n  floor_red: 6Mbit\n  step_up: 1Mbit",
+        "ceiling: 1Mbit\n  floor_red: 500kbit\n  step_up: 50kbit",
+    );
+    let params = serde_yaml_ng::from_str::<crate::control::ControlConfig>(&slow_upload)
+        .unwrap()
+        .validate()
+        .unwrap();
+    let mut aware = Sim::new(params.clone());
+    let mut blind = Sim::new(params);
+    for sim in [&mut aware, &mut blind] {
+        for _ in 0..20 {
+            sim.at(20.0, 1.0);
+        }
+    }
+    aware.cake.upload = Some(CakeSignals {
+        max_tin_delay: Duration::from_millis(30),
+        ..CakeSignals::default()
+    });
+    for _ in 0..40 {
+        aware.at(20.0 + 12.1 + 10.0, 1.0);
+        blind.at(20.0 + 12.1 + 10.0, 1.0);
+    }
+    // Only the frame's wait is removed: the ISP's 10 ms stays visible (the tin's 30 ms would hide it).
+    let delta = |sim: &Sim| sim.ctrl.last_decision().delta_ms.unwrap();
+    assert!((9.5..10.5).contains(&delta(&aware)), "{}", delta(&aware));
+    assert!((21.5..22.5).contains(&delta(&blind)), "{}", delta(&blind));
 }

@@ -123,6 +123,24 @@ fn the_baseline_follows_a_path_change_on_an_idle_link_within_its_time_constant()
 }
 
 #[test]
+fn a_baseline_that_started_high_comes_down_at_once_so_later_bloat_is_seen() {
+    // The first cycle was measured during a burst (60 ms over a 20 ms path).
+    let mut sim = Sim::new(params(""));
+    sim.at(BASE + 40.0, 0.0);
+    for _ in 0..10 {
+        sim.at(BASE, 0.9);
+    }
+    let baseline = sim.ctrl.last_decision().baseline_ms.unwrap();
+    assert!(baseline < BASE + 2.0, "baseline still {baseline} ms");
+    // 30 ms of real queueing is now read as such, not hidden under the stale baseline.
+    let mut d = sim.at(BASE + 30.0, 1.0);
+    for _ in 0..5 {
+        d = sim.at(BASE + 30.0, 1.0);
+    }
+    assert_ne!(d.directions.download.state, Zone::Green, "{d:?}");
+}
+
+#[test]
 fn coming_down_from_soft_red_into_the_yellow_band_is_yellow_not_green() {
     let mut sim = settled();
     for _ in 0..10 {
@@ -176,4 +194,54 @@ fn rejected_samples_are_counted_and_never_used() {
     assert_eq!(d.samples.invalid, 2);
     assert_eq!(d.rejected_total, 2);
     assert_eq!(d.baseline_ms, baseline);
+}
+
+#[test]
+fn a_red_cut_starts_from_what_the_link_carried_not_from_the_rate() {
+    // Upload turns RED at once (delta above warn). When it carried 40% of its rate, the capacity fell
+    // upstream, and cutting the rate by factor_down would leave it above the new capacity.
+    let run = |util: f64| {
+        let mut sim = Sim::new(params(""));
+        for _ in 0..20 {
+            sim.at(BASE, util);
+        }
+        let before = ul(sim.ctrl.last_decision());
+        let d = sim.at(BASE + 200.0, util);
+        assert_eq!(d.directions.upload.reason, Reason::Red, "{d:?}");
+        (before, ul(&d))
+    };
+    let factor_cut = |rate: u64| (rate as f64 * 0.85) as u64;
+    let (before, after) = run(1.0);
+    assert_eq!(
+        after,
+        factor_cut(before),
+        "a full link is cut by factor_down"
+    );
+    let (before, after) = run(0.4);
+    assert!((6_000_000..factor_cut(before)).contains(&after), "{after}");
+    // A direction that carries almost nothing says nothing about capacity: the plain cut applies.
+    let (before, after) = run(0.05);
+    assert_eq!(after, factor_cut(before));
+}
+
+#[test]
+fn red_refractory_spaces_red_cuts_so_the_delay_can_answer() {
+    let mut sim = Sim::new(params("red_refractory: 300ms\n"));
+    for _ in 0..20 {
+        sim.at(BASE, 0.9);
+    }
+    let mut reasons = Vec::new();
+    let mut rates = Vec::new();
+    for _ in 0..8 {
+        let d = sim.at(BASE + 300.0, 1.0);
+        reasons.push(d.directions.upload.reason);
+        rates.push(ul(&d));
+    }
+    // Cut, then five cycles (250 ms) holding, then the next cut at 300 ms.
+    let r = Reason::Refractory;
+    assert_eq!(
+        reasons,
+        [Reason::Red, r, r, r, r, r, Reason::Red, Reason::Refractory]
+    );
+    assert!(rates[0] < 18_000_000 && rates[5] == rates[0] && rates[6] < rates[0]);
 }
