@@ -26,6 +26,10 @@ pub struct Args {
     /// Where the report and plot go (default `target/lab`).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// In wanctl mode, also print the controller's view per second (samples by kind, local CAKE delay,
+    /// delta, states and reasons), replayed from the daemon's recorded inputs.
+    #[arg(long)]
+    pub trace: bool,
 }
 
 /// `cargo xtask demo` arguments.
@@ -43,6 +47,7 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         modes: args.modes.clone(),
         json: false,
         out: None,
+        trace: false,
     })
 }
 
@@ -71,6 +76,18 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         modes.join(", "),
         30 + modes.len() as u64 * (seconds + 15)
     );
+    let mut lab_args = vec![
+        "run".into(),
+        "--scenario-yaml".into(),
+        yaml,
+        "--modes".into(),
+        modes.join(","),
+        "--wanctl".into(),
+        "/opt/0-wanctl".into(),
+    ];
+    if args.trace {
+        lab_args.push("--trace".into());
+    }
     let steps = [
         // Copies the wanctl binary into the guest (as /opt/0-wanctl) and records its version.
         vm::Step {
@@ -81,15 +98,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         vm::Step {
             name: "lab".into(),
             program: lab.clone(),
-            args: vec![
-                "run".into(),
-                "--scenario-yaml".into(),
-                yaml,
-                "--modes".into(),
-                modes.join(","),
-                "--wanctl".into(),
-                "/opt/0-wanctl".into(),
-            ],
+            args: lab_args,
         },
     ];
     let outcome = vm::run_with(&steps, vm::DEFAULT_MODULES, timeout, &mut echo)?;

@@ -42,6 +42,9 @@ enum Command {
         /// The wanctl binary (for the wanctl mode).
         #[arg(long)]
         wanctl: Option<PathBuf>,
+        /// In wanctl mode, record the daemon's control inputs and print its view per second.
+        #[arg(long)]
+        trace: bool,
     },
     /// Turn a saved console (the data lines of `run`) into `<out>/<scenario>.json` and `.svg`.
     Report {
@@ -81,6 +84,7 @@ fn main_result(cli: Cli) -> Result<(), String> {
             scenario_yaml,
             modes,
             wanctl,
+            trace,
         } => {
             let scenario = match (scenario, scenario_yaml) {
                 (Some(path), _) => Scenario::load(&path),
@@ -99,7 +103,7 @@ fn main_result(cli: Cli) -> Result<(), String> {
             let mut failed = Vec::new();
             for mode in modes {
                 println!("{MARK} mode {} start", mode.name());
-                match run(&scenario, mode, wanctl.as_deref()) {
+                match run(&scenario, mode, wanctl.as_deref(), trace) {
                     Ok(data) => {
                         data::print_run(&data);
                         println!("{MARK} mode {} done", mode.name());

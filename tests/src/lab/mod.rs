@@ -11,6 +11,7 @@ pub mod run;
 pub mod scenario;
 pub mod stats;
 pub mod topology;
+pub mod trace_summary;
 pub mod traffic;
 pub mod wanctl;
 

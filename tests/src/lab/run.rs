@@ -35,8 +35,25 @@ fn idle_median(samples: &[ProbeSample], kind: ProbeKind) -> f64 {
     idle.get(idle.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-/// Runs `mode`; `wanctl` is the daemon binary (needed for [`Mode::Wanctl`]).
-pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<RunData, String> {
+/// CLOCK_MONOTONIC now, in nanoseconds (the clock of the daemon's trace).
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Runs `mode`; `wanctl` is the daemon binary (needed for [`Mode::Wanctl`]). With `trace`, wanctl mode
+/// records the daemon's control inputs and prints the controller's view per second ([`super::trace_summary`]).
+pub fn run(
+    scenario: &Scenario,
+    mode: Mode,
+    wanctl: Option<&Path>,
+    trace: bool,
+) -> Result<RunData, String> {
     let net = LabNet::new(scenario);
     let mut daemon = match mode {
         Mode::None => None,
@@ -49,7 +66,7 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
         }
         Mode::Wanctl => {
             let binary = wanctl.ok_or("wanctl mode needs --wanctl PATH")?;
-            Some(Daemon::start(&net, scenario, binary)?)
+            Some(Daemon::start(&net, scenario, binary, trace)?)
         }
     };
     let bind = |ns: &crate::netns::Netns, port| {
@@ -92,6 +109,7 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
     let (start, stop) = (t0 + load_start, t0 + load_stop);
     let give_up = stop + Duration::from_secs(3);
 
+    let mut t0_ns = 0;
     let udp_samples = std::thread::scope(|scope| {
         scope.spawn(|| traffic::tcp_echo(&echo_listener, end + Duration::from_secs(3)));
         scope.spawn(|| traffic::udp_echo(&udp_server, end + Duration::from_secs(2)));
@@ -150,6 +168,7 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
         });
         // Shaper rates and progress, once per tick until the end.
         sleep_until(t0);
+        t0_ns = monotonic_ns();
         let cpu_start = CpuSnapshot::take(daemon.as_ref().map(Daemon::pid));
         let mut tick = t0;
         // Bounded by the clock, not the tick count: under a busy emulator a tick can take longer than
@@ -206,7 +225,17 @@ pub fn run(scenario: &Scenario, mode: Mode, wanctl: Option<&Path>) -> Result<Run
         }
         udp.join().unwrap_or_default()
     });
+    let recorded = daemon
+        .as_ref()
+        .and_then(|d| Some((d.trace.clone()?, d.config.clone())));
+    // Stopping the daemon flushes its trace.
     drop(daemon);
+    if let Some((path, config)) = recorded {
+        match super::trace_summary::summarize(&path, &config, t0_ns) {
+            Ok(lines) => lines.iter().for_each(|l| println!("{MARK} trace {l}")),
+            Err(error) => notes.push(format!("trace summary: {error}")),
+        }
+    }
     let mut probes = tcp_samples.into_inner().unwrap_or_default();
     probes.extend(udp_samples);
     Ok(RunData {

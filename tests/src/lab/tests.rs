@@ -304,3 +304,38 @@ fn the_daemons_health_gives_the_lab_its_rates_and_states() {
     assert_eq!(parse_health(r#"{"wans":[]}"#), None);
     assert_eq!(parse_health("not json"), None);
 }
+
+#[test]
+fn the_trace_summary_replays_the_recorded_inputs_per_second() {
+    use super::trace_summary::{control_params, summarize};
+    let scenario = step();
+    let dir = std::env::temp_dir().join(format!("wanctl-lab-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = super::wanctl::config(&scenario, &dir);
+    assert!(control_params(&config).is_ok());
+    // t0 at 10 s on the trace's clock; three cycles in the first second, one in the next, one before.
+    let trace = dir.join("trace.csv");
+    std::fs::write(
+        &trace,
+        "time_s,rtt_samples,download_bytes,upload_bytes,download_cake,upload_cake\n\
+         9.950,25.0:download:1,1000,1000,0/0/0/0,0/0/0/4000\n\
+         10.050,25.0:download:1;30.0:upload:2,1000,1000,0/0/0/0,0/0/0/4000\n\
+         10.100,26.0:download:1,1000,1000,0/0/0/0,0/0/0/6000\n\
+         10.150,27.0:download:1,1000,1000,0/0/0/0,0/0/0/6000\n\
+         11.000,,0,0,0/0/3000/0,0/0/0/0\n",
+    )
+    .unwrap();
+    let lines = summarize(&trace, &config, 10_000_000_000).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(lines[0].starts_with("t= -1s"), "{}", lines[0]);
+    assert!(
+        lines[1].contains("rtt down 26.0 (3) up 30.0 (1)"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].contains("up cake delay 6.0 ms"), "{}", lines[1]);
+    assert!(lines[2].contains("down backlog 3000 B"), "{}", lines[2]);
+    assert!(lines[1].contains("down GREEN"), "{}", lines[1]);
+    assert!(summarize(&dir.join("missing.csv"), &config, 0).is_err());
+}

@@ -44,6 +44,8 @@ fn s(text: &str) -> Value {
 ///   the delay a low rate adds itself reads as bloat and walks the rate down to a too-low floor;
 /// - wanctl's default thresholds (15/45/80 ms): with 8/20/40 ms the guest's vCPU stalls and CAKE's own
 ///   sojourn at low rates (20-45 ms of measured delta) held both directions at their floors;
+/// - `plateau_step_share` 0.1: at a capacity that stays low, full steps (3% of the ceiling per cycle)
+///   overshoot it within a few cycles every few seconds;
 /// - `red_refractory` 250 ms: after a RED cut the queue it drains keeps the delay high for a few
 ///   round trips; cutting on every cycle of that walks the rate to its floor.
 pub fn config(scenario: &Scenario, dir: &Path) -> String {
@@ -53,6 +55,10 @@ pub fn config(scenario: &Scenario, dir: &Path) -> String {
             ("ceiling", rate(ceiling)),
             ("floor_red", rate(ceiling * 0.35)),
             ("step_up", rate(ceiling * 0.03)),
+            (
+                "plateau_step_share",
+                Value::Number(serde_yaml_ng::Number::from(0.1)),
+            ),
         ];
         if d == Dir::Download {
             entries.push(("floor_soft_red", rate(ceiling * 0.4)));
@@ -141,36 +147,56 @@ fn merge(target: &mut Mapping, key: &str, value: Value) {
 pub struct Daemon {
     child: Child,
     pub log: PathBuf,
+    /// The generated configuration.
+    pub config: String,
+    /// Where the daemon records its control inputs, when asked to.
+    pub trace: Option<PathBuf>,
 }
 
 impl Daemon {
     /// Writes the configuration and starts `binary run --config FILE` in the gateway namespace, then
     /// waits (up to 90 s: the emulated guest verifies the eBPF programs slowly) until its CAKE is installed
     /// on both directions.
-    pub fn start(net: &LabNet, scenario: &Scenario, binary: &Path) -> Result<Self, String> {
+    pub fn start(
+        net: &LabNet,
+        scenario: &Scenario,
+        binary: &Path,
+        record: bool,
+    ) -> Result<Self, String> {
         let dir = std::env::temp_dir().join(format!("wanctl-lab-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("state")).map_err(|e| format!("{}: {e}", dir.display()))?;
         fs::create_dir_all(dir.join("run")).map_err(|e| format!("{}: {e}", dir.display()))?;
         let config_path = dir.join("wanctl.yaml");
-        fs::write(&config_path, config(scenario, &dir))
-            .map_err(|e| format!("{}: {e}", config_path.display()))?;
+        let config = config(scenario, &dir);
+        fs::write(&config_path, &config).map_err(|e| format!("{}: {e}", config_path.display()))?;
+        let trace = record.then(|| dir.join("trace.csv"));
         let log = dir.join("wanctl.log");
         let log_file = fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err_file = log_file
             .try_clone()
             .map_err(|e| format!("{}: {e}", log.display()))?;
-        let child = Command::new("ip")
+        let mut command = Command::new("ip");
+        command
             .args(["netns", "exec", net.gw.name()])
             .arg(binary)
             .args(["run", "--config"])
-            .arg(&config_path)
+            .arg(&config_path);
+        if let Some(trace) = &trace {
+            command.arg("--record").arg(trace);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(err_file)
             .spawn()
             .map_err(|e| format!("starting {}: {e}", binary.display()))?;
-        let mut daemon = Self { child, log };
+        let mut daemon = Self {
+            child,
+            log,
+            config,
+            trace,
+        };
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
             if let Ok(Some(status)) = daemon.child.try_wait() {

@@ -158,6 +158,14 @@ pub struct DirectionConfig {
     #[serde(default)]
     #[schemars(range(min = 0.5, max = 1.0))]
     pub factor_down_yellow: Option<f64>,
+    /// Near the last rate that bloated (from 90% of it up to 125%), increases are `step_up` times this
+    /// share: growth is fast far below the capacity found last and probes gently around it, so a link whose
+    /// capacity stays low is not overshot every few seconds. 1 disables it (every increase a full
+    /// `step_up`, as in the Python wanctl). The remembered rate is the basis of the latest decrease (the
+    /// lower of the rate and what the link carried); passing 125% of it forgets it.
+    #[serde(default = "d::plateau_step_share")]
+    #[schemars(range(min = 0.01, max = 1.0))]
+    pub plateau_step_share: f64,
     /// Consecutive GREEN cycles before the first increase (then one `step_up` per GREEN cycle).
     #[serde(default = "d::green_required")]
     #[schemars(range(min = 1, max = 10000))]
@@ -273,6 +281,9 @@ mod d {
     }
     pub fn factor_down() -> f64 {
         0.85
+    }
+    pub fn plateau_step_share() -> f64 {
+        1.0
     }
     pub fn green_required() -> u32 {
         5

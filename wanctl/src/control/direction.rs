@@ -44,7 +44,15 @@ pub(crate) struct DirectionState {
     pub zone: Zone,
     pub green_streak: u32,
     pub dwell: u32,
+    /// The basis of the latest decrease (the rate that bloated, or what the link carried); 0 = none.
+    /// Not persisted: after a restart growth is simply fast again.
+    pub plateau: u64,
 }
+
+/// Near the plateau means from this share of it ...
+const PLATEAU_LOW: f64 = 0.9;
+/// ... up to this share, past which it is forgotten.
+const PLATEAU_HIGH: f64 = 1.25;
 
 impl DirectionState {
     pub fn new(p: &DirectionParams) -> Self {
@@ -53,6 +61,7 @@ impl DirectionState {
             zone: Zone::Green,
             green_streak: 0,
             dwell: 0,
+            plateau: 0,
         }
     }
 
@@ -109,6 +118,10 @@ impl DirectionState {
             if !obs.red_cut_allowed {
                 return (zone, Reason::Refractory);
             }
+            let basis = obs
+                .achieved_bps
+                .map_or(self.rate, |a| (a.max(0.0) as u64).min(self.rate));
+            self.plateau = basis;
             self.rate = cut_from_achieved(self.rate, obs.achieved_bps, factor, floor);
             return (zone, reason);
         }
@@ -124,6 +137,7 @@ impl DirectionState {
                 }
             }
             self.enter(Zone::Yellow);
+            self.plateau = self.rate;
             self.rate = decrease(self.rate, p.factor_down_yellow, p.floor_yellow);
             let reason = if obs.cake.drops {
                 Reason::CakeDrops
@@ -144,6 +158,10 @@ impl DirectionState {
         // bottleneck, which is where shaping wants it, and growing is how recovered capacity is found.
         let (rate, reason) = self.green_move(p, obs, self.green_streak >= p.green_required);
         self.rate = rate;
+        if (rate as f64) > self.plateau as f64 * PLATEAU_HIGH {
+            // Well past the old capacity without bloat: it grew.
+            self.plateau = 0;
+        }
         (Zone::Green, reason)
     }
 
@@ -156,6 +174,17 @@ impl DirectionState {
         self.zone = zone;
     }
 
+    /// The increase this cycle: `step_up`, or its `plateau_step_share` near the last rate that bloated.
+    fn increase(&self, p: &DirectionParams) -> u64 {
+        let plateau = self.plateau as f64;
+        let rate = self.rate as f64;
+        if self.plateau > 0 && rate >= plateau * PLATEAU_LOW && rate <= plateau * PLATEAU_HIGH {
+            ((p.step_up as f64 * p.plateau_step_share) as u64).max(1)
+        } else {
+            p.step_up
+        }
+    }
+
     /// The GREEN rate law: step up while used, else relax towards base. Increases need `streak_ok`; relaxing
     /// down towards base does not.
     fn green_move(&self, p: &DirectionParams, obs: &Observation, streak_ok: bool) -> (u64, Reason) {
@@ -165,7 +194,7 @@ impl DirectionState {
                 (false, _) => (rate, Reason::GreenHold),
                 (true, true) => (p.ceiling, Reason::Ceiling),
                 (true, false) => (
-                    rate.saturating_add(p.step_up).min(p.ceiling),
+                    rate.saturating_add(self.increase(p)).min(p.ceiling),
                     Reason::StepUp,
                 ),
             };

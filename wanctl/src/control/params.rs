@@ -85,6 +85,8 @@ pub struct DirectionParams {
     pub base: u64,
     /// Increase per cycle.
     pub step_up: u64,
+    /// Share of `step_up` near the last rate that bloated.
+    pub plateau_step_share: f64,
     /// RED multiplier.
     pub factor_down: f64,
     /// YELLOW and SOFT_RED multiplier.
@@ -364,6 +366,13 @@ fn direction(
             format!("{} is above the ceiling", c.step_up),
         ));
     }
+    let plateau_step_share = in_range(
+        &f("plateau_step_share"),
+        c.plateau_step_share,
+        0.01,
+        1.0,
+        "",
+    )?;
     let factor_down = in_range(&f("factor_down"), c.factor_down, 0.1, 1.0, "")?;
     let default_yellow = match direction {
         Direction::Download => 0.96,
@@ -420,6 +429,7 @@ fn direction(
         floor_red,
         base,
         step_up,
+        plateau_step_share,
         factor_down,
         factor_down_yellow,
         green_required: c.green_required,

@@ -154,6 +154,7 @@ impl Controller {
             // Counters only delay decisions; clamping them cannot inject anything absurd.
             green_streak: s.green_streak.min(p.green_required),
             dwell: s.dwell.min(self.params.dwell_cycles),
+            plateau: 0,
         })
     }
 }

@@ -245,3 +245,41 @@ fn red_refractory_spaces_red_cuts_so_the_delay_can_answer() {
     );
     assert!(rates[0] < 18_000_000 && rates[5] == rates[0] && rates[6] < rates[0]);
 }
+
+#[test]
+fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
+    let yaml = super::helpers::WAN.replace(
+        "  green_required: 4\n",
+        "  green_required: 4\n  plateau_step_share: 0.1\n",
+    );
+    let params = serde_yaml_ng::from_str::<crate::control::ControlConfig>(&yaml)
+        .unwrap()
+        .validate()
+        .unwrap();
+    let mut sim = Sim::new(params);
+    for _ in 0..20 {
+        sim.at(BASE, 1.0);
+    }
+    // Sustained RED walks download to its 45 Mbit/s floor: the last cut's basis is about 45 Mbit/s.
+    for _ in 0..40 {
+        sim.at(BASE + 100.0, 1.0);
+    }
+    let mut steps = Vec::new();
+    let mut last = dl(sim.ctrl.last_decision());
+    for _ in 0..120 {
+        let d = sim.at(BASE, 1.0);
+        if d.directions.download.reason == Reason::StepUp {
+            steps.push((last, dl(&d) - last));
+        }
+        last = dl(&d);
+    }
+    // 0.3 Mbit/s steps from the plateau up to 125% of it (56.25 Mbit/s), then 3 Mbit/s ones.
+    let (near, far): (Vec<_>, Vec<_>) = steps.iter().partition(|(rate, _)| *rate <= 56_250_000);
+    assert!(!near.is_empty() && !far.is_empty(), "{steps:?}");
+    assert!(near.iter().all(|(_, step)| *step == 300_000), "{near:?}");
+    assert!(
+        far.iter()
+            .all(|(rate, step)| *step == 3_000_000 || rate + step == 95_000_000),
+        "{far:?}"
+    );
+}
