@@ -40,10 +40,17 @@ fn s(text: &str) -> Value {
 /// directories. The scenario's `wanctl_control` entries override the generated `control:` keys.
 ///
 /// Tuned for the lab (measured in the emulated VM):
-/// - floors at 35-50% of the ceiling: at a few hundred kbit/s one full-size packet takes tens of ms, so
-///   the delay a low rate adds itself reads as bloat and walks the rate down to a too-low floor;
+/// - floors at 35-50% of the ceiling: lower ones (25%, tried) let the rate fall to where a download flow
+///   gets one frame every 15 ms and an upload frame takes 12 ms, where the probe rejects most download
+///   samples and upload samples carry more local CAKE sojourn than CAKE's per-tin average shows; the
+///   controller then reads its own queue as bloat and stays at the floor. The YELLOW floor (45%) sits
+///   just above the step scenario's low capacity (42% of the ceiling), so overshoots there are worked off
+///   by SOFT_RED, down to its 40% floor;
 /// - wanctl's default thresholds (15/45/80 ms): with 8/20/40 ms the guest's vCPU stalls and CAKE's own
 ///   sojourn at low rates (20-45 ms of measured delta) held both directions at their floors;
+/// - probe `download_max_gap` 15 ms: at the lab's rates each download flow gets 1-3 Mbit/s, one frame
+///   every 4-10 ms, so the 2 ms default rejected almost every download sample and the controller saw
+///   mostly the upload flow, whose samples carry its own CAKE sojourn;
 /// - `plateau_step_share` 0.1: at a capacity that stays low, full steps (3% of the ceiling per cycle)
 ///   overshoot it within a few cycles every few seconds;
 /// - `red_refractory` 250 ms: after a RED cut the queue it drains keeps the delay high for a few
@@ -106,7 +113,13 @@ pub fn config(scenario: &Scenario, dir: &Path) -> String {
                 ("name", s("lab")),
                 ("interface", s(WAN_IF)),
                 ("control", Value::Mapping(control)),
-                ("probe", map(vec![("sample_interval", s("20ms"))])),
+                (
+                    "probe",
+                    map(vec![
+                        ("sample_interval", s("20ms")),
+                        ("download_max_gap", s("15ms")),
+                    ]),
+                ),
                 (
                     "cake",
                     map(vec![

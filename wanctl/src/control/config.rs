@@ -205,13 +205,6 @@ pub struct CakeConfig {
     #[serde(default = "d::drop_rate_time_constant")]
     #[schemars(extend("x-minimum" = "10ms", "x-maximum" = "600s"))]
     pub drop_rate_time_constant: DurationSpec,
-    /// A CAKE backlog above this many bytes is a standing queue: that direction's CAKE is its bottleneck, so
-    /// the ISP's queue in that direction is empty. When delay rises while one direction has a standing queue
-    /// and the other has none, the delay is the other direction's: the first holds (`queue_elsewhere`)
-    /// instead of cutting.
-    #[serde(default = "d::backlog_threshold")]
-    #[schemars(range(min = 1))]
-    pub backlog_threshold: u64,
 }
 
 impl Default for CakeConfig {
@@ -219,7 +212,6 @@ impl Default for CakeConfig {
         Self {
             drop_rate_threshold: d::drop_rate_threshold(),
             drop_rate_time_constant: d::drop_rate_time_constant(),
-            backlog_threshold: d::backlog_threshold(),
         }
     }
 }
@@ -299,8 +291,5 @@ mod d {
     }
     pub fn drop_rate_time_constant() -> DurationSpec {
         DurationSpec::from_secs(1)
-    }
-    pub fn backlog_threshold() -> u64 {
-        10_000
     }
 }

@@ -119,15 +119,9 @@ impl Controller {
             .update(&tracker_params, stats.rtt_ms, dt_s, idle);
         let delta_ms = stats.rtt_ms.and(self.tracker.delta_ms());
 
-        let standing = input
-            .cake
-            .map(|cake| cake.map(|cake| cake.backlog_bytes > self.params.cake.backlog_threshold));
         for direction in Direction::ALL {
-            let drops = self.smoothed_drops(direction, input.cake.get(direction).as_ref(), dt_s);
-            let other = standing.get(direction.other());
             let cake = CakeEvidence {
-                drops,
-                queue_elsewhere: *standing.get(direction) == Some(true) && *other == Some(false),
+                drops: self.smoothed_drops(direction, input.cake.get(direction).as_ref(), dt_s),
             };
             let achieved_bps = self.smoothed_achieved(
                 direction,

@@ -64,9 +64,6 @@ pub enum Reason {
     Deadband,
     /// CAKE drops/marks above threshold confirmed a delay above target: YELLOW without dwell.
     CakeDrops,
-    /// Delay above target, but this direction's CAKE has a standing queue and the other's has none: the
-    /// queue is the other direction's; holding.
-    QueueElsewhere,
     /// Delay above warn or RED, but the last RED/SOFT_RED cut is younger than `red_refractory`: holding.
     Refractory,
     /// GREEN, fewer than `green_required` cycles in a row: hold.
@@ -90,7 +87,6 @@ impl Reason {
             Reason::YellowDwell => "yellow_dwell",
             Reason::Deadband => "deadband",
             Reason::CakeDrops => "cake_drops",
-            Reason::QueueElsewhere => "queue_elsewhere",
             Reason::Refractory => "refractory",
             Reason::GreenHold => "green_hold",
             Reason::StepUp => "step_up",
@@ -109,9 +105,6 @@ impl Reason {
             Reason::YellowDwell => "delay above target, dwell not over; holding",
             Reason::Deadband => "delay inside deadband below target; decreasing",
             Reason::CakeDrops => "CAKE drop/mark rate above threshold",
-            Reason::QueueElsewhere => {
-                "delay above target, queued in the other direction (CAKE standing here); holding"
-            }
             Reason::Refractory => "delay high, waiting for the last cut to take effect; holding",
             Reason::GreenHold => "delay fine, waiting for enough GREEN cycles",
             Reason::StepUp => "delay fine and link used; increasing",

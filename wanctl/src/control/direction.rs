@@ -14,9 +14,6 @@ use crate::{config::Bandwidth, signal::ewma_weight};
 pub(crate) struct CakeEvidence {
     /// Smoothed drop+mark rate above threshold.
     pub drops: bool,
-    /// This direction's CAKE has a standing queue and the other direction's has none: a rising delay is
-    /// the other direction's queue.
-    pub queue_elsewhere: bool,
 }
 
 /// What the direction needs to know about this cycle.
@@ -94,15 +91,6 @@ impl DirectionState {
     ) -> (Zone, Reason) {
         let four_state = p.hard_red_ms > p.warn_ms;
         let red = d > p.hard_red_ms || (!four_state && d > p.warn_ms);
-        if d > p.target_ms && obs.cake.queue_elsewhere {
-            let zone = match (red, d > p.warn_ms) {
-                (true, _) => Zone::Red,
-                (false, true) => Zone::SoftRed,
-                (false, false) => Zone::Yellow,
-            };
-            self.enter(zone);
-            return (zone, Reason::QueueElsewhere);
-        }
         if red || d > p.warn_ms {
             let (zone, reason, factor, floor) = if red {
                 (Zone::Red, Reason::Red, p.factor_down, p.floor_red)
@@ -137,8 +125,14 @@ impl DirectionState {
                 }
             }
             self.enter(Zone::Yellow);
-            self.plateau = self.rate;
-            self.rate = decrease(self.rate, p.factor_down_yellow, p.floor_yellow);
+            // On a full link, what it carried is a capacity measurement (an overshoot shows as carrying
+            // less than the rate); on a partly used one it only shows the demand, so YELLOW, a mild state,
+            // then cuts from the rate alone.
+            let achieved = obs.achieved_bps.filter(|_| obs.utilization >= p.load_share);
+            let basis = achieved.map_or(self.rate, |a| (a.max(0.0) as u64).min(self.rate));
+            self.plateau = basis;
+            self.rate =
+                cut_from_achieved(self.rate, achieved, p.factor_down_yellow, p.floor_yellow);
             let reason = if obs.cake.drops {
                 Reason::CakeDrops
             } else {

@@ -18,9 +18,10 @@
 //!    | RED | `min(rate, achieved) * factor_down`, not below `floor_red` |
 //!    | SOFT_RED | `min(rate, achieved) * factor_down_yellow`, not below `floor_soft_red` |
 //!    | RED/SOFT_RED within `red_refractory` of the last such cut | hold |
-//!    | YELLOW (and deadband) | `rate * factor_down_yellow`, not below `floor_yellow` |
+//!    | YELLOW | `rate * factor_down_yellow` (`min(rate, achieved)` on a used link), not below `floor_yellow` |
+//!    | YELLOW deadband | `rate * factor_down_yellow`, not below `floor_yellow` |
 //!    | YELLOW during dwell | no increase (relaxation towards `base` from above only) |
-//!    | GREEN, link used, `green_required` cycles | `rate + step_up`, not above `ceiling` |
+//!    | GREEN, link used, `green_required` cycles | `rate + step_up` (times `plateau_step_share` from 90% to 125% of the last decrease's basis), not above `ceiling` |
 //!    | GREEN, link not used | relax towards `base` with `decay_time_constant` |
 //!    | GREEN otherwise | hold |
 //!
@@ -30,14 +31,13 @@
 //!    with the load time constant, used only while the direction carries at least `idle_share` of its rate
 //!    (cake-autorate's cut): when capacity falls upstream, what the link carried is the new capacity.
 //! 5. Optional CAKE evidence: a smoothed drop+ECN-mark rate above `cake.drop_rate_threshold` makes YELLOW
-//!    immediate (no dwell). A backlog above `cake.backlog_threshold` means that direction's CAKE is its
-//!    bottleneck (so its ISP queue is empty): when only one direction has one, a delay above target is the
-//!    other direction's and the first holds (`queue_elsewhere`). Neither stops increases in GREEN.
+//!    immediate (no dwell). Neither drops nor a CAKE backlog stop increases in GREEN: at baseline delay they
+//!    mean CAKE is the bottleneck, which is where shaping wants it.
 //!
 //! One delay drives both directions: an RTT cannot tell which direction queued (the same holds for the
 //! Python wanctl and cake-autorate with RTT pingers), so both classify the same `delta`, each against its own
-//! thresholds. Direction-specific evidence comes from CAKE (standing queues), from the achieved rate (the
-//! RED cut) and from the load gate: an unused direction never grows.
+//! thresholds. Direction-specific evidence comes from CAKE drops, from the achieved rate (the RED cut) and
+//! from the load gate: an unused direction never grows.
 //!
 //! Hysteresis counts (`dwell_cycles`, `green_required`) are in cycles, as in the Python wanctl; everything
 //! measured in time (EWMAs, relaxation, CAKE smoothing) uses seconds and the real cycle length.

@@ -113,8 +113,6 @@ pub struct CakeParams {
     pub drop_rate_threshold: f64,
     /// Smoothing time constant, s.
     pub drop_rate_tau_s: f64,
-    /// Standing backlog, bytes.
-    pub backlog_threshold: u64,
 }
 
 fn ms(d: crate::config::DurationSpec) -> f64 {
@@ -251,10 +249,6 @@ impl ControlConfig {
                 600.0,
                 "s",
             )?,
-            backlog_threshold: match cake.backlog_threshold {
-                0 => return Err(err("cake.backlog_threshold", "must be above 0 bytes")),
-                bytes => bytes,
-            },
         };
         Ok(ControlParams {
             interval_s,

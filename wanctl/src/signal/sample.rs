@@ -59,14 +59,6 @@ impl Direction {
             Direction::Upload => "upload",
         }
     }
-
-    /// The opposite direction.
-    pub const fn other(self) -> Direction {
-        match self {
-            Direction::Download => Direction::Upload,
-            Direction::Upload => Direction::Download,
-        }
-    }
 }
 
 /// One value per direction.
@@ -82,14 +74,6 @@ impl<T> PerDirection<T> {
         match direction {
             Direction::Download => &self.download,
             Direction::Upload => &self.upload,
-        }
-    }
-
-    /// Each value transformed by `f`.
-    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> PerDirection<U> {
-        PerDirection {
-            download: f(self.download),
-            upload: f(self.upload),
         }
     }
 

@@ -283,3 +283,30 @@ fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
         "{far:?}"
     );
 }
+
+#[test]
+fn a_yellow_cut_on_a_full_link_starts_from_what_it_carried() {
+    // The rate overshot the capacity by 10%: the link carries 91% of it (above load_share), the delay is
+    // in the YELLOW band. The cut lands below what was carried, not 4% below the rate.
+    let run = |util: f64| {
+        let mut sim = Sim::new(params(""));
+        for _ in 0..20 {
+            sim.at(BASE, util);
+        }
+        // The load EWMA and the dwell take a few cycles before the first YELLOW cut.
+        let mut before = ul(sim.ctrl.last_decision());
+        for _ in 0..10 {
+            let d = sim.at(BASE + 30.0, util);
+            if d.directions.upload.reason == Reason::Yellow {
+                return (before, ul(&d));
+            }
+            before = ul(&d);
+        }
+        panic!("no YELLOW cut");
+    };
+    let (before, after) = run(0.91);
+    assert!(after < (before as f64 * 0.91) as u64, "{before} -> {after}");
+    // A link used at half its rate shows demand, not capacity: the plain YELLOW cut.
+    let (before, after) = run(0.5);
+    assert_eq!(after, (before as f64 * 0.94) as u64);
+}
