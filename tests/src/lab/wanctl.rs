@@ -40,12 +40,12 @@ fn s(text: &str) -> Value {
 /// directories. The scenario's `wanctl_control` entries override the generated `control:` keys.
 ///
 /// Tuned for the lab (measured in the emulated VM):
-/// - floors at 35-50% of the ceiling: lower ones (25%, tried) let the rate fall to where a download flow
-///   gets one frame every 15 ms and an upload frame takes 12 ms, where the probe rejects most download
-///   samples and upload samples carry more local CAKE sojourn than CAKE's per-tin average shows; the
-///   controller then reads its own queue as bloat and stays at the floor. The YELLOW floor (45%) sits
-///   just above the step scenario's low capacity (42% of the ceiling), so overshoots there are worked off
-///   by SOFT_RED, down to its 40% floor;
+/// - one floor for every state, 35% of the ceiling: below the step scenario's low capacity (42% of the
+///   ceiling), so YELLOW can work an overshoot off (with separate YELLOW/SOFT_RED floors at 45/40% it could
+///   not, and every overshoot became a SOFT_RED spike). Lower (25%, tried) lets the rate fall to where a
+///   download flow gets one frame every 15 ms and an upload frame takes 12 ms: the probe then rejects most
+///   download samples and upload samples carry more local CAKE sojourn than CAKE's per-tin average shows,
+///   so the controller reads its own queue as bloat and stays at the floor;
 /// - wanctl's default thresholds (15/45/80 ms): with 8/20/40 ms the guest's vCPU stalls and CAKE's own
 ///   sojourn at low rates (20-45 ms of measured delta) held both directions at their floors;
 /// - probe `download_max_gap` 15 ms: at the lab's rates each download flow gets 1-3 Mbit/s, one frame
@@ -58,7 +58,7 @@ fn s(text: &str) -> Value {
 pub fn config(scenario: &Scenario, dir: &Path) -> String {
     let direction = |d: Dir| {
         let ceiling = scenario.nominal(d).bps() as f64;
-        let mut entries = vec![
+        map(vec![
             ("ceiling", rate(ceiling)),
             ("floor_red", rate(ceiling * 0.35)),
             ("step_up", rate(ceiling * 0.03)),
@@ -66,13 +66,7 @@ pub fn config(scenario: &Scenario, dir: &Path) -> String {
                 "plateau_step_share",
                 Value::Number(serde_yaml_ng::Number::from(0.1)),
             ),
-        ];
-        if d == Dir::Download {
-            entries.push(("floor_soft_red", rate(ceiling * 0.4)));
-            entries.push(("floor_yellow", rate(ceiling * 0.45)));
-            entries.push(("floor_green", rate(ceiling * 0.5)));
-        }
-        map(entries)
+        ])
     };
     let mut control = Mapping::new();
     for (k, v) in [
