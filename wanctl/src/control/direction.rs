@@ -106,11 +106,8 @@ impl DirectionState {
             if !obs.red_cut_allowed {
                 return (zone, Reason::Refractory);
             }
-            let basis = obs
-                .achieved_bps
-                .map_or(self.rate, |a| (a.max(0.0) as u64).min(self.rate));
-            self.plateau = basis;
-            self.rate = cut_from_achieved(self.rate, obs.achieved_bps, factor, floor);
+            self.plateau = cut_basis(self.rate, obs.achieved_bps);
+            self.rate = cut(self.rate, self.plateau, factor, floor);
             return (zone, reason);
         }
         if d > p.target_ms {
@@ -129,10 +126,13 @@ impl DirectionState {
             // less than the rate); on a partly used one it only shows the demand, so YELLOW, a mild state,
             // then cuts from the rate alone.
             let achieved = obs.achieved_bps.filter(|_| obs.utilization >= p.load_share);
-            let basis = achieved.map_or(self.rate, |a| (a.max(0.0) as u64).min(self.rate));
-            self.plateau = basis;
-            self.rate =
-                cut_from_achieved(self.rate, achieved, p.factor_down_yellow, p.floor_yellow);
+            self.plateau = cut_basis(self.rate, achieved);
+            self.rate = cut(
+                self.rate,
+                self.plateau,
+                p.factor_down_yellow,
+                p.floor_yellow,
+            );
             let reason = if obs.cake.drops {
                 Reason::CakeDrops
             } else {
@@ -143,7 +143,7 @@ impl DirectionState {
         if self.zone == Zone::Yellow && d >= p.target_ms - common.deadband_ms.min(p.target_ms / 2.0)
         {
             self.green_streak = 0;
-            self.rate = decrease(self.rate, p.factor_down_yellow, p.floor_yellow);
+            self.rate = cut(self.rate, self.rate, p.factor_down_yellow, p.floor_yellow);
             return (Zone::Yellow, Reason::Deadband);
         }
         self.enter(Zone::Green);
@@ -209,18 +209,17 @@ impl DirectionState {
     }
 }
 
-/// A RED/SOFT_RED cut: `factor` times the lower of the rate and what the link carried (cake-autorate's
-/// rule), rounded down, not below `floor`, never above `rate`. When the bottleneck sits upstream (a
-/// download whose capacity fell), the achieved rate is the new capacity and one cut lands below it, where
-/// cutting the shaper's own rate by `factor` per cycle would need several cycles while the queue grows.
-fn cut_from_achieved(rate: u64, achieved_bps: Option<f64>, factor: f64, floor: u64) -> u64 {
-    let basis = achieved_bps.map_or(rate, |a| (a.max(0.0) as u64).min(rate));
-    let cut = (basis as f64 * factor).floor() as u64;
-    cut.max(floor).min(rate)
+/// What a cut starts from: the lower of the rate and what the link carried, when that is known
+/// (cake-autorate's rule). When the bottleneck sits upstream (a download whose capacity fell), the achieved
+/// rate is the new capacity and one cut lands below it, where cutting the shaper's own rate by a factor per
+/// cycle would need several cycles while the queue grows.
+fn cut_basis(rate: u64, achieved_bps: Option<f64>) -> u64 {
+    achieved_bps.map_or(rate, |a| (a.max(0.0) as u64).min(rate))
 }
 
-/// `rate * factor` rounded down, not below `floor`, and never above `rate` (a floor never raises the rate).
-fn decrease(rate: u64, factor: f64, floor: u64) -> u64 {
-    let cut = (rate as f64 * factor).floor() as u64;
-    cut.max(floor).min(rate)
+/// `basis * factor` rounded down, not below `floor`, never above `rate` (a floor never raises the rate).
+fn cut(rate: u64, basis: u64, factor: f64, floor: u64) -> u64 {
+    ((basis as f64 * factor).floor() as u64)
+        .max(floor)
+        .min(rate)
 }
