@@ -337,5 +337,10 @@ fn the_trace_summary_replays_the_recorded_inputs_per_second() {
     assert!(lines[1].contains("up cake delay 6.0 ms"), "{}", lines[1]);
     assert!(lines[2].contains("down backlog 3000 B"), "{}", lines[2]);
     assert!(lines[1].contains("down GREEN"), "{}", lines[1]);
+    assert!(
+        lines[1].contains("(up 0, yellow 0, red 0, hold 0)"),
+        "{}",
+        lines[1]
+    );
     assert!(summarize(&dir.join("missing.csv"), &config, 0).is_err());
 }

@@ -19,8 +19,47 @@ struct Second {
     download_backlog: Vec<f64>,
     delta_ms: Vec<f64>,
     baseline_ms: Option<f64>,
-    last: Option<(String, f64, Reason, String, f64, Reason)>,
+    download: DirectionSecond,
+    upload: DirectionSecond,
+}
+
+/// What one direction's rate did during one second.
+#[derive(Debug, Default)]
+struct DirectionSecond {
+    state: String,
+    rates_mbit: Vec<f64>,
+    steps_up: usize,
+    yellow_cuts: usize,
     red_cuts: usize,
+    refractory: usize,
+}
+
+impl DirectionSecond {
+    fn add(&mut self, decision: &wanctl::control::DirectionDecision) {
+        self.state = decision.state.to_string();
+        self.rates_mbit.push(decision.rate.bps() as f64 / 1e6);
+        match decision.reason {
+            Reason::StepUp => self.steps_up += 1,
+            Reason::Red | Reason::SoftRed => self.red_cuts += 1,
+            Reason::Refractory => self.refractory += 1,
+            reason if reason.is_cut() => self.yellow_cuts += 1,
+            _ => {}
+        }
+    }
+
+    /// `GREEN 3.33..4.10->3.90 (up 12, yellow 1, red 0, hold 3)`: state and rate at the end of the second,
+    /// the range it moved in, and what the rate law did how many times.
+    fn line(&self) -> String {
+        let (Some(first), Some(last)) = (self.rates_mbit.first(), self.rates_mbit.last()) else {
+            return "-".into();
+        };
+        let low = self.rates_mbit.iter().copied().fold(*first, f64::min);
+        let high = self.rates_mbit.iter().copied().fold(*first, f64::max);
+        format!(
+            "{} {low:.2}..{high:.2}->{last:.2} (up {}, yellow {}, red {}, hold {})",
+            self.state, self.steps_up, self.yellow_cuts, self.red_cuts, self.refractory
+        )
+    }
 }
 
 fn median(values: &mut [f64]) -> Option<f64> {
@@ -84,38 +123,15 @@ pub fn summarize(trace: &Path, config_yaml: &str, t0_ns: u64) -> Result<Vec<Stri
             s.delta_ms.push(delta);
         }
         s.baseline_ms = decision.baseline_ms;
-        let (dl, ul) = (decision.directions.download, decision.directions.upload);
-        for d in [dl, ul] {
-            if matches!(d.reason, Reason::Red | Reason::SoftRed) {
-                s.red_cuts += 1;
-            }
-        }
-        s.last = Some((
-            dl.state.to_string(),
-            dl.rate.bps() as f64 / 1e6,
-            dl.reason,
-            ul.state.to_string(),
-            ul.rate.bps() as f64 / 1e6,
-            ul.reason,
-        ));
+        s.download.add(&decision.directions.download);
+        s.upload.add(&decision.directions.upload);
     }
     Ok(seconds
         .into_iter()
         .filter(|(k, _)| *k >= -1)
         .map(|(k, mut s)| {
-            let decided = s.last.as_ref().map_or("-".into(), |l| {
-                format!(
-                    "down {} {:.2} {} | up {} {:.2} {}",
-                    l.0,
-                    l.1,
-                    l.2.name(),
-                    l.3,
-                    l.4,
-                    l.5.name()
-                )
-            });
             format!(
-                "t={k:>3}s rtt down {} ({}) up {} ({}) | up cake delay {} ms, down backlog {} B | base {} delta p50 {} max {} | {} | red cuts {}",
+                "t={k:>3}s rtt down {} ({}) up {} ({}) | up cake delay {} ms, down backlog {} B | base {} delta p50 {} max {} | down {} | up {}",
                 ms(median(&mut s.download_rtts)),
                 s.download_rtts.len(),
                 ms(median(&mut s.upload_rtts)),
@@ -125,8 +141,8 @@ pub fn summarize(trace: &Path, config_yaml: &str, t0_ns: u64) -> Result<Vec<Stri
                 ms(s.baseline_ms),
                 ms(median(&mut s.delta_ms.clone())),
                 ms(s.delta_ms.iter().copied().reduce(f64::max)),
-                decided,
-                s.red_cuts
+                s.download.line(),
+                s.upload.line(),
             )
         })
         .collect())

@@ -130,8 +130,19 @@ pub fn connect(to: SocketAddr) -> std::io::Result<TcpStream> {
 
 const PROBE_LEN: usize = 32;
 
+/// Runs the calling thread at real-time priority. The probes measure the network; in the lab their
+/// client and server share two emulated vCPUs with the bulk flows' senders and receivers and the daemon,
+/// and a probe thread waiting for a vCPU would add scheduler delay to every mode's latency (on a real
+/// network they are separate hosts). Best effort: without the privilege the probes run as before.
+fn measure_at_realtime_priority() {
+    let param = libc::sched_param { sched_priority: 50 };
+    // SAFETY: sets the calling thread's (pid 0) policy from a valid, initialised parameter.
+    unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+}
+
 /// Echoes fixed-size TCP requests on the first connection of `listener` until `stop`.
 pub fn tcp_echo(listener: &TcpListener, stop: Instant) {
+    measure_at_realtime_priority();
     let Some(mut stream) = accept(listener, 1, stop).into_iter().next() else {
         return;
     };
@@ -159,6 +170,7 @@ pub fn tcp_echo(listener: &TcpListener, stop: Instant) {
 
 /// Echoes UDP datagrams on `socket` until `stop`.
 pub fn udp_echo(socket: &UdpSocket, stop: Instant) {
+    measure_at_realtime_priority();
     let _ = socket.set_read_timeout(Some(Duration::from_millis(200)));
     let mut buf = [0u8; 256];
     while Instant::now() < stop {
@@ -178,6 +190,7 @@ pub fn tcp_probe(
     stop: Instant,
     out: &Mutex<Vec<ProbeSample>>,
 ) {
+    measure_at_realtime_priority();
     let _ = stream.set_nodelay(true);
     let give_up = stop + Duration::from_secs(2);
     let mut next = Instant::now();
@@ -233,6 +246,7 @@ pub fn udp_probe(
     let give_up = stop + Duration::from_secs(1);
     std::thread::scope(|scope| {
         scope.spawn(|| {
+            measure_at_realtime_priority();
             let _ = socket.set_read_timeout(Some(Duration::from_millis(200)));
             let mut buf = [0u8; 64];
             while Instant::now() < give_up {
@@ -256,6 +270,7 @@ pub fn udp_probe(
                 }
             }
         });
+        measure_at_realtime_priority();
         let mut next = Instant::now();
         let mut seq: u64 = 0;
         while next < stop {

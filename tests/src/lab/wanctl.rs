@@ -51,10 +51,11 @@ fn s(text: &str) -> Value {
 /// - probe `download_max_gap` 15 ms: at the lab's rates each download flow gets 1-3 Mbit/s, one frame
 ///   every 4-10 ms, so the 2 ms default rejected almost every download sample and the controller saw
 ///   mostly the upload flow, whose samples carry its own CAKE sojourn;
-/// - `plateau_step_share` 0.1: at a capacity that stays low, full steps (3% of the ceiling per cycle)
-///   overshoot it within a few cycles every few seconds;
-/// - `red_refractory` 250 ms: after a RED cut the queue it drains keeps the delay high for a few
-///   round trips; cutting on every cycle of that walks the rate to its floor.
+/// - `plateau_step_share` 0.03: at a capacity that stays low, full steps (3% of the ceiling per cycle)
+///   overshoot it within a few cycles every few seconds, and 0.1 still climbs 14% of the low capacity per
+///   second, past it before the delay shows it (a spike every 2 s in the trace; 0.03: every 3-4 s, smaller);
+/// - `red_refractory` and `yellow_refractory` 250 ms: after a cut the queue it drains keeps the delay high
+///   for a few round trips; cutting on every cycle of that walks the rate to its floor.
 pub fn config(scenario: &Scenario, dir: &Path) -> String {
     let direction = |d: Dir| {
         let ceiling = scenario.nominal(d).bps() as f64;
@@ -64,7 +65,7 @@ pub fn config(scenario: &Scenario, dir: &Path) -> String {
             ("step_up", rate(ceiling * 0.03)),
             (
                 "plateau_step_share",
-                Value::Number(serde_yaml_ng::Number::from(0.1)),
+                Value::Number(serde_yaml_ng::Number::from(0.03)),
             ),
         ])
     };
@@ -75,6 +76,7 @@ pub fn config(scenario: &Scenario, dir: &Path) -> String {
         ("warn_bloat", s("45ms")),
         ("hard_red_bloat", s("80ms")),
         ("red_refractory", s("250ms")),
+        ("yellow_refractory", s("250ms")),
         ("download", direction(Dir::Download)),
         ("upload", direction(Dir::Upload)),
     ] {

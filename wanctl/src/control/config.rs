@@ -47,8 +47,9 @@ pub struct ControlConfig {
     #[serde(default = "d::dwell_cycles")]
     #[schemars(range(min = 0, max = 1000))]
     pub dwell_cycles: u32,
-    /// A direction in YELLOW stays YELLOW (and keeps decreasing) until the delay is this far below target;
-    /// the deadband used is at most half the target.
+    /// A direction in YELLOW stays YELLOW (and keeps decreasing) until the delay is this far below target,
+    /// and a GREEN one does not increase while the delay is within this of the target (the queue is
+    /// already building); the deadband used is at most half the target.
     #[serde(default = "d::deadband")]
     #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "5s"))]
     pub deadband: DurationSpec,
@@ -59,6 +60,14 @@ pub struct ControlConfig {
     #[serde(default = "d::red_refractory")]
     #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "10s"))]
     pub red_refractory: DurationSpec,
+    /// After any decrease (YELLOW, deadband, SOFT_RED or RED), further YELLOW and deadband decreases of that
+    /// direction wait this long (reason `refractory`): the queue an overshoot left drains for a round trip
+    /// or more after the cut that answered it, and a YELLOW cut on every cycle of that walks the rate to
+    /// `floor_yellow`. 0 cuts on every cycle, as the Python wanctl does. cake-autorate's
+    /// `bufferbloat_refractory_period` plays this role.
+    #[serde(default = "d::yellow_refractory")]
+    #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "10s"))]
+    pub yellow_refractory: DurationSpec,
     /// Time constant of the baseline RTT EWMA (the path's RTT without queueing). Weights are
     /// `1 - exp(-dt/tau)` with the measured cycle length.
     #[serde(default = "d::baseline_time_constant")]
@@ -158,9 +167,10 @@ pub struct DirectionConfig {
     #[serde(default)]
     #[schemars(range(min = 0.5, max = 1.0))]
     pub factor_down_yellow: Option<f64>,
-    /// Near the last rate that bloated (from 90% of it up to 125%), increases are `step_up` times this
-    /// share: growth is fast far below the capacity found last and probes gently around it, so a link whose
-    /// capacity stays low is not overshot every few seconds. 1 disables it (every increase a full
+    /// Near the last rate that bloated (from 90% of it up to 125%), increases start at `step_up` times this
+    /// share and double for every 3 s of growth without a decrease (up to `step_up`): growth is fast far
+    /// below the capacity found last and probes gently around it, so a link whose capacity stays low is not
+    /// overshot every few seconds, while a capacity that came back is found within seconds. 1 disables it (every increase a full
     /// `step_up`, as in the Python wanctl). The remembered rate is the basis of the latest decrease (the
     /// lower of the rate and what the link carried); passing 125% of it forgets it.
     #[serde(default = "d::plateau_step_share")]
@@ -239,6 +249,9 @@ mod d {
         DurationSpec::from_millis(3)
     }
     pub fn red_refractory() -> DurationSpec {
+        DurationSpec::from_millis(0)
+    }
+    pub fn yellow_refractory() -> DurationSpec {
         DurationSpec::from_millis(0)
     }
     pub fn baseline_time_constant() -> DurationSpec {

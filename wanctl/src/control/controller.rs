@@ -1,5 +1,7 @@
 //! The controller of one WAN: samples in, per-direction target rates out.
 
+use std::time::Duration;
+
 use super::{
     decision::{Decision, DirectionDecision, Reason},
     direction::{CakeEvidence, DirectionState, Observation},
@@ -28,6 +30,8 @@ pub struct Controller {
     achieved_bps: PerDirection<Option<f64>>,
     /// When each direction was last cut in RED/SOFT_RED.
     last_red_cut: PerDirection<Option<Timestamp>>,
+    /// When each direction was last cut, in any state.
+    last_cut: PerDirection<Option<Timestamp>>,
     last_now: Option<Timestamp>,
     rejected_total: u64,
     decision: Decision,
@@ -59,6 +63,7 @@ impl Controller {
             drop_rate: PerDirection::default(),
             achieved_bps: PerDirection::default(),
             last_red_cut: PerDirection::default(),
+            last_cut: PerDirection::default(),
             last_now: None,
             rejected_total: 0,
             decision,
@@ -129,14 +134,18 @@ impl Controller {
                 *utilization.get(direction),
                 dt_s,
             );
-            let red_cut_allowed = self.last_red_cut.get(direction).is_none_or(|at| {
-                input.now.saturating_since(at).as_secs_f64() >= self.params.red_refractory_s
-            });
+            let since = |last: &PerDirection<Option<Timestamp>>, refractory_s: f64| {
+                last.get(direction)
+                    .is_none_or(|at| input.now.saturating_since(at).as_secs_f64() >= refractory_s)
+            };
+            let red_cut_allowed = since(&self.last_red_cut, self.params.red_refractory_s);
+            let yellow_cut_allowed = since(&self.last_cut, self.params.yellow_refractory_s);
             let observation = Observation {
                 delta_ms,
                 utilization: *utilization.get(direction),
                 achieved_bps,
                 red_cut_allowed,
+                yellow_cut_allowed,
                 dt_s,
                 cake,
             };
@@ -153,6 +162,9 @@ impl Controller {
             );
             if matches!(outcome.reason, Reason::Red | Reason::SoftRed) {
                 *self.last_red_cut.get_mut(direction) = Some(input.now);
+            }
+            if outcome.reason.is_cut() {
+                *self.last_cut.get_mut(direction) = Some(input.now);
             }
             *self.decision.directions.get_mut(direction) = outcome;
         }
@@ -218,10 +230,13 @@ const FRAME_BYTES: f64 = 1514.0;
 
 /// The cycle's samples, with the local upload CAKE's own queueing delay taken out. The probe timestamps an
 /// egress packet before it enters that qdisc, so:
-/// - an upload sample includes the data segment's sojourn in it (CAKE's per-tin average delay);
+/// - an upload sample includes the data segment's sojourn in it: the larger of CAKE's per-tin average delay
+///   and the backlog at the upload rate. The average alone under-states it on a slow link: it includes the
+///   sparse ACKs' near-zero waits, while a bulk segment waits behind its flow's whole share of the backlog
+///   (with n bulk flows each holds 1/n of it and drains at 1/n of the rate: backlog / rate either way);
 /// - every other sample (download, handshake, active probe) includes the wait of a small packet (ACK, SYN,
 ///   ping) there: a sparse flow that CAKE serves next, so at most one full frame at the upload rate, and
-///   never more than the tin's delay.
+///   never more than the segment's sojourn above.
 ///
 /// Without this the controller would read its own (managed) queue as bloat, and at low upload rates, where
 /// one frame takes tens of ms, cut again and again. An adjusted RTT never drops below the baseline (the
@@ -232,19 +247,19 @@ fn without_local_queue<'a>(
     upload_rate_bps: u64,
     input: &'a CycleInput<'_>,
 ) -> &'a [RttSample] {
-    let local = input
-        .cake
-        .upload
-        .map(|cake| cake.max_tin_delay)
-        .unwrap_or_default();
+    let Some(cake) = input.cake.upload else {
+        return input.samples;
+    };
+    let at_upload_rate =
+        |bytes: f64| Duration::try_from_secs_f64(bytes * 8.0 / upload_rate_bps.max(1) as f64);
+    let backlog_wait = at_upload_rate(cake.backlog_bytes as f64).unwrap_or_default();
+    let local = cake.max_tin_delay.max(backlog_wait);
     if local.is_zero() {
         return input.samples;
     }
-    let frame =
-        std::time::Duration::try_from_secs_f64(FRAME_BYTES * 8.0 / upload_rate_bps.max(1) as f64)
-            .unwrap_or(local);
+    let frame = at_upload_rate(FRAME_BYTES).unwrap_or(local);
     let ack_wait = local.min(frame);
-    let floor = baseline_ms.and_then(|ms| std::time::Duration::try_from_secs_f64(ms / 1e3).ok());
+    let floor = baseline_ms.and_then(|ms| Duration::try_from_secs_f64(ms / 1e3).ok());
     buffer.clear();
     buffer.extend(input.samples.iter().map(|sample| {
         let queued = match sample.kind {

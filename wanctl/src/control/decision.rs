@@ -64,9 +64,10 @@ pub enum Reason {
     Deadband,
     /// CAKE drops/marks above threshold confirmed a delay above target: YELLOW without dwell.
     CakeDrops,
-    /// Delay above warn or RED, but the last RED/SOFT_RED cut is younger than `red_refractory`: holding.
+    /// A decrease was due, but the direction's last one is younger than `red_refractory` (RED/SOFT_RED) or
+    /// `yellow_refractory` (YELLOW/deadband): holding while the delay answers it.
     Refractory,
-    /// GREEN, fewer than `green_required` cycles in a row: hold.
+    /// GREEN, fewer than `green_required` cycles in a row or the delay inside the deadband: hold.
     GreenHold,
     /// GREEN long enough and the link is used: step up.
     StepUp,
@@ -95,6 +96,15 @@ impl Reason {
         }
     }
 
+    /// Whether the rate law decreased the rate for delay (or CAKE drop) evidence: what starts a refractory
+    /// period.
+    pub const fn is_cut(self) -> bool {
+        matches!(
+            self,
+            Reason::Red | Reason::SoftRed | Reason::Yellow | Reason::Deadband | Reason::CakeDrops
+        )
+    }
+
     /// A short human-readable explanation.
     pub const fn describe(self) -> &'static str {
         match self {
@@ -106,7 +116,9 @@ impl Reason {
             Reason::Deadband => "delay inside deadband below target; decreasing",
             Reason::CakeDrops => "CAKE drop/mark rate above threshold",
             Reason::Refractory => "delay high, waiting for the last cut to take effect; holding",
-            Reason::GreenHold => "delay fine, waiting for enough GREEN cycles",
+            Reason::GreenHold => {
+                "delay under target; holding (GREEN streak too short, or inside the deadband)"
+            }
             Reason::StepUp => "delay fine and link used; increasing",
             Reason::Ceiling => "delay fine; at ceiling",
             Reason::DecayToBase => "delay fine but link not used; relaxing towards base",

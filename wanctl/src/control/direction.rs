@@ -28,6 +28,8 @@ pub(crate) struct Observation {
     pub achieved_bps: Option<f64>,
     /// False within `red_refractory` of this direction's last RED/SOFT_RED decrease.
     pub red_cut_allowed: bool,
+    /// False within `yellow_refractory` of this direction's last decrease.
+    pub yellow_cut_allowed: bool,
     /// Cycle length, s.
     pub dt_s: f64,
     pub cake: CakeEvidence,
@@ -44,12 +46,18 @@ pub(crate) struct DirectionState {
     /// The basis of the latest decrease (the rate that bloated, or what the link carried); 0 = none.
     /// Not persisted: after a restart growth is simply fast again.
     pub plateau: u64,
+    /// Time spent growing near the plateau since the last decrease, s (not persisted either).
+    pub probing_s: f64,
 }
 
 /// Near the plateau means from this share of it ...
 const PLATEAU_LOW: f64 = 0.9;
 /// ... up to this share, past which it is forgotten.
 const PLATEAU_HIGH: f64 = 1.25;
+/// Near the plateau, the gentle step doubles for every this many seconds of growth without a decrease
+/// (CUBIC's convex probing): a capacity that came back is found in seconds, while right after a cut
+/// the climb is as gentle as `plateau_step_share` says.
+const PROBE_DOUBLING_S: f64 = 3.0;
 
 impl DirectionState {
     pub fn new(p: &DirectionParams) -> Self {
@@ -59,6 +67,7 @@ impl DirectionState {
             green_streak: 0,
             dwell: 0,
             plateau: 0,
+            probing_s: 0.0,
         }
     }
 
@@ -102,11 +111,15 @@ impl DirectionState {
                     p.floor_soft_red,
                 )
             };
+            // Escalating from SOFT_RED (or lower) to RED means the last cut was not enough: the queue is still
+            // growing, and waiting out the refractory period would let it.
+            let escalating = zone == Zone::Red && self.zone != Zone::Red;
             self.enter(zone);
-            if !obs.red_cut_allowed {
+            if !obs.red_cut_allowed && !escalating {
                 return (zone, Reason::Refractory);
             }
             self.plateau = cut_basis(self.rate, obs.achieved_bps);
+            self.probing_s = 0.0;
             self.rate = cut(self.rate, self.plateau, factor, floor);
             return (zone, reason);
         }
@@ -122,11 +135,15 @@ impl DirectionState {
                 }
             }
             self.enter(Zone::Yellow);
+            if !obs.yellow_cut_allowed {
+                return (Zone::Yellow, Reason::Refractory);
+            }
             // On a full link, what it carried is a capacity measurement (an overshoot shows as carrying
             // less than the rate); on a partly used one it only shows the demand, so YELLOW, a mild state,
             // then cuts from the rate alone.
             let achieved = obs.achieved_bps.filter(|_| obs.utilization >= p.load_share);
             self.plateau = cut_basis(self.rate, achieved);
+            self.probing_s = 0.0;
             self.rate = cut(
                 self.rate,
                 self.plateau,
@@ -140,17 +157,26 @@ impl DirectionState {
             };
             return (Zone::Yellow, reason);
         }
-        if self.zone == Zone::Yellow && d >= p.target_ms - common.deadband_ms.min(p.target_ms / 2.0)
-        {
+        let in_deadband = d >= p.target_ms - common.deadband_ms.min(p.target_ms / 2.0);
+        if self.zone == Zone::Yellow && in_deadband {
             self.green_streak = 0;
+            if !obs.yellow_cut_allowed {
+                return (Zone::Yellow, Reason::Refractory);
+            }
             self.rate = cut(self.rate, self.rate, p.factor_down_yellow, p.floor_yellow);
+            self.probing_s = 0.0;
             return (Zone::Yellow, Reason::Deadband);
         }
         self.enter(Zone::Green);
         self.green_streak = self.green_streak.saturating_add(1);
         // Neither CAKE drops nor a CAKE backlog stop growth: with the delay at baseline they mean CAKE is the
-        // bottleneck, which is where shaping wants it, and growing is how recovered capacity is found.
-        let (rate, reason) = self.green_move(p, obs, self.green_streak >= p.green_required);
+        // bottleneck, which is where shaping wants it, and growing is how recovered capacity is found. A
+        // delay just under the target does: the queue is already building, and one more step would overshoot.
+        let grow = self.green_streak >= p.green_required && !in_deadband;
+        let (rate, reason) = self.green_move(p, obs, grow);
+        if reason == Reason::StepUp && self.near_plateau() {
+            self.probing_s += obs.dt_s;
+        }
         self.rate = rate;
         if (rate as f64) > self.plateau as f64 * PLATEAU_HIGH {
             // Well past the old capacity without bloat: it grew.
@@ -168,15 +194,22 @@ impl DirectionState {
         self.zone = zone;
     }
 
-    /// The increase this cycle: `step_up`, or its `plateau_step_share` near the last rate that bloated.
-    fn increase(&self, p: &DirectionParams) -> u64 {
+    /// Whether the rate is near the last rate that bloated.
+    fn near_plateau(&self) -> bool {
         let plateau = self.plateau as f64;
         let rate = self.rate as f64;
-        if self.plateau > 0 && rate >= plateau * PLATEAU_LOW && rate <= plateau * PLATEAU_HIGH {
-            ((p.step_up as f64 * p.plateau_step_share) as u64).max(1)
-        } else {
-            p.step_up
+        self.plateau > 0 && rate >= plateau * PLATEAU_LOW && rate <= plateau * PLATEAU_HIGH
+    }
+
+    /// The increase this cycle: `step_up`, or near the last rate that bloated its `plateau_step_share`,
+    /// doubled for every `PROBE_DOUBLING_S` of growth since the last decrease (never above `step_up`).
+    fn increase(&self, p: &DirectionParams) -> u64 {
+        if !self.near_plateau() {
+            return p.step_up;
         }
+        let gentle = p.step_up as f64 * p.plateau_step_share;
+        let accelerated = gentle * (self.probing_s / PROBE_DOUBLING_S).exp2();
+        (accelerated.min(p.step_up as f64) as u64).max(1)
     }
 
     /// The GREEN rate law: step up while used, else relax towards base. Increases need `streak_ok`; relaxing

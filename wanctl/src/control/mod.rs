@@ -18,12 +18,13 @@
 //!    | RED | `min(rate, achieved) * factor_down`, not below `floor_red` |
 //!    | SOFT_RED | `min(rate, achieved) * factor_down_yellow`, not below `floor_soft_red` |
 //!    | RED/SOFT_RED within `red_refractory` of the last such cut | hold |
+//!    | YELLOW/deadband within `yellow_refractory` of the last cut of any kind | hold |
 //!    | YELLOW | `rate * factor_down_yellow` (`min(rate, achieved)` on a used link), not below `floor_yellow` |
 //!    | YELLOW deadband | `rate * factor_down_yellow`, not below `floor_yellow` |
 //!    | YELLOW during dwell | no increase (relaxation towards `base` from above only) |
-//!    | GREEN, link used, `green_required` cycles | `rate + step_up` (times `plateau_step_share` from 90% to 125% of the last decrease's basis), not above `ceiling` |
+//!    | GREEN, link used, `green_required` cycles | `rate + step_up` (from 90% to 125% of the last decrease's basis: times `plateau_step_share`, doubling every 3 s of growth), not above `ceiling` |
 //!    | GREEN, link not used | relax towards `base` with `decay_time_constant` |
-//!    | GREEN otherwise | hold |
+//!    | GREEN otherwise (streak too short, or delay inside the deadband) | hold |
 //!
 //!    A floor only stops a decrease; it never raises a rate. "Used" means achieved rate over the cycle at
 //!    least `load_share` of the rate in force (cake-autorate's load-aware growth): a link that is not filled

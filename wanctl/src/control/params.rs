@@ -35,6 +35,8 @@ pub struct ControlParams {
     pub deadband_ms: f64,
     /// Minimum time between RED/SOFT_RED decreases of one direction, s.
     pub red_refractory_s: f64,
+    /// Minimum time from any decrease of one direction to its next YELLOW/deadband decrease, s.
+    pub yellow_refractory_s: f64,
     /// Baseline EWMA time constant, s.
     pub baseline_tau_s: f64,
     /// Load EWMA time constant, s.
@@ -161,6 +163,13 @@ impl ControlConfig {
             10.0,
             "s",
         )?;
+        let yellow_refractory_s = in_range(
+            "yellow_refractory",
+            self.yellow_refractory.get().as_secs_f64(),
+            0.0,
+            10.0,
+            "s",
+        )?;
         let baseline_tau_s = in_range(
             "baseline_time_constant",
             self.baseline_time_constant.get().as_secs_f64(),
@@ -255,6 +264,7 @@ impl ControlConfig {
             dwell_cycles: self.dwell_cycles,
             deadband_ms,
             red_refractory_s,
+            yellow_refractory_s,
             baseline_tau_s,
             load_tau_s,
             baseline_update_threshold_ms,

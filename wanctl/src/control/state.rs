@@ -155,6 +155,7 @@ impl Controller {
             green_streak: s.green_streak.min(p.green_required),
             dwell: s.dwell.min(self.params.dwell_cycles),
             plateau: 0,
+            probing_s: 0.0,
         })
     }
 }

@@ -119,19 +119,57 @@ fn the_local_upload_queue_is_not_read_as_bloat() {
 }
 
 #[test]
-fn a_download_samples_wait_behind_one_upload_frame_is_taken_out_but_no_more() {
-    // A 1 Mbit/s upload: one 1514-byte frame takes 12.1 ms, and the upload CAKE's tin delay is 30 ms.
-    // Download samples (their ACKs queued there) show 20 ms path + 12.1 ms ACK wait + 10 ms ISP queue.
+fn an_upload_segment_waits_behind_the_backlog_not_the_tins_average() {
+    // A 1 Mbit/s upload with 2500 bytes queued: a bulk segment waits 20 ms, while CAKE's per-tin average
+    // (which includes the sparse ACKs' near-zero waits) says 8 ms. The path is 20 ms, the ISP adds nothing.
+    let mut backlog_aware = Sim::new(slow_upload_params());
+    let mut average_only = Sim::new(slow_upload_params());
+    for sim in [&mut backlog_aware, &mut average_only] {
+        for _ in 0..20 {
+            sim.at(20.0, 1.0);
+        }
+        sim.kind = crate::signal::SampleKind::Upload;
+    }
+    backlog_aware.cake.upload = Some(CakeSignals {
+        max_tin_delay: Duration::from_millis(8),
+        backlog_bytes: 2500,
+        ..CakeSignals::default()
+    });
+    average_only.cake.upload = Some(CakeSignals {
+        max_tin_delay: Duration::from_millis(8),
+        ..CakeSignals::default()
+    });
+    for _ in 0..40 {
+        backlog_aware.at(40.0, 1.0);
+        average_only.at(40.0, 1.0);
+    }
+    let delta = |sim: &Sim| sim.ctrl.last_decision().delta_ms.unwrap();
+    assert!(delta(&backlog_aware) < 0.5, "{}", delta(&backlog_aware));
+    assert!(
+        (11.5..12.5).contains(&delta(&average_only)),
+        "{}",
+        delta(&average_only)
+    );
+}
+
+/// One WAN whose upload is 1 Mbit/s: one 1514-byte frame takes 12.1 ms there.
+fn slow_upload_params() -> crate::control::ControlParams {
     let slow_upload = super::helpers::WAN.replace(
         "ceiling: 18Mbit\n  floor_red: 6Mbit\n  step_up: 1Mbit",
         "ceiling: 1Mbit\n  floor_red: 500kbit\n  step_up: 50kbit",
     );
-    let params = serde_yaml_ng::from_str::<crate::control::ControlConfig>(&slow_upload)
+    serde_yaml_ng::from_str::<crate::control::ControlConfig>(&slow_upload)
         .unwrap()
         .validate()
-        .unwrap();
-    let mut aware = Sim::new(params.clone());
-    let mut blind = Sim::new(params);
+        .unwrap()
+}
+
+#[test]
+fn a_download_samples_wait_behind_one_upload_frame_is_taken_out_but_no_more() {
+    // A 1 Mbit/s upload: one 1514-byte frame takes 12.1 ms, and the upload CAKE's tin delay is 30 ms.
+    // Download samples (their ACKs queued there) show 20 ms path + 12.1 ms ACK wait + 10 ms ISP queue.
+    let mut aware = Sim::new(slow_upload_params());
+    let mut blind = Sim::new(slow_upload_params());
     for sim in [&mut aware, &mut blind] {
         for _ in 0..20 {
             sim.at(20.0, 1.0);

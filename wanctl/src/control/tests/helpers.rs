@@ -44,6 +44,7 @@ pub fn params(extra: &str) -> ControlParams {
 }
 
 /// A controller driven at a fixed cycle length with made-up samples and utilisation.
+#[derive(Clone)]
 pub struct Sim {
     pub ctrl: Controller,
     pub now: Timestamp,

@@ -247,6 +247,103 @@ fn red_refractory_spaces_red_cuts_so_the_delay_can_answer() {
 }
 
 #[test]
+fn a_soft_red_that_turns_red_is_cut_again_at_once() {
+    // The SOFT_RED cut was not enough (the queue keeps growing into RED): RED cuts within red_refractory.
+    let mut sim = Sim::new(params("red_refractory: 1s\n"));
+    for _ in 0..20 {
+        sim.at(BASE, 0.9);
+    }
+    let mut soft_red_cut = None;
+    for _ in 0..10 {
+        let d = sim.at(BASE + 60.0, 1.0);
+        if d.directions.download.reason == Reason::SoftRed {
+            soft_red_cut = Some(dl(&d));
+            break;
+        }
+    }
+    let soft_red_cut = soft_red_cut.expect("delta 60 ms is SOFT_RED for download");
+    // Still inside the refractory period: SOFT_RED holds ...
+    assert_eq!(
+        sim.at(BASE + 60.0, 1.0).directions.download.reason,
+        Reason::Refractory
+    );
+    // ... but RED cuts.
+    let mut red = None;
+    for _ in 0..5 {
+        let d = sim.at(BASE + 200.0, 1.0);
+        if d.directions.download.reason != Reason::Refractory {
+            red = Some(d);
+            break;
+        }
+    }
+    let red = red.expect("a decision other than refractory");
+    assert_eq!(red.directions.download.reason, Reason::Red);
+    assert!(dl(&red) < soft_red_cut);
+    // Once RED, the refractory period applies again.
+    assert_eq!(
+        sim.at(BASE + 200.0, 1.0).directions.download.reason,
+        Reason::Refractory
+    );
+}
+
+#[test]
+fn yellow_refractory_spaces_yellow_cuts_after_any_cut() {
+    // dwell_cycles 2 in the test WAN: one yellow_dwell, then YELLOW cuts.
+    let mut sim = Sim::new(params("yellow_refractory: 200ms\n"));
+    for _ in 0..20 {
+        sim.at(BASE, 0.9);
+    }
+    let mut reasons = Vec::new();
+    let mut rates = Vec::new();
+    for _ in 0..8 {
+        let d = sim.at(BASE + 25.0, 0.5);
+        reasons.push(d.directions.download.reason);
+        rates.push(dl(&d));
+    }
+    // The load EWMA crosses the target on the second cycle: dwell, cut, three cycles (150 ms) holding, the
+    // next cut at 200 ms, holding again.
+    let r = Reason::Refractory;
+    assert_eq!(
+        reasons,
+        [
+            Reason::DecayToBase,
+            Reason::YellowDwell,
+            Reason::Yellow,
+            r,
+            r,
+            r,
+            Reason::Yellow,
+            r
+        ]
+    );
+    assert!(rates[2] < rates[1] && rates[5] == rates[2] && rates[6] < rates[2]);
+    assert_eq!(
+        sim.ctrl.last_decision().directions.download.state,
+        Zone::Yellow
+    );
+
+    // A RED cut starts the period too: the YELLOW band right after it waits (without the refractory
+    // period it cuts at once).
+    let yellow_after_red = |extra: &str| {
+        let mut sim = Sim::new(params(extra));
+        for _ in 0..20 {
+            sim.at(BASE, 0.9);
+        }
+        let red = sim.at(BASE + 300.0, 1.0);
+        assert_eq!(red.directions.download.reason, Reason::Red);
+        (0..3)
+            .map(|_| sim.at(BASE, 1.0).directions.download.reason)
+            .filter(|reason| matches!(reason, Reason::Yellow | Reason::Deadband))
+            .count()
+    };
+    assert_eq!(
+        yellow_after_red("yellow_refractory: 200ms\nred_refractory: 1s\n"),
+        0
+    );
+    assert!(yellow_after_red("red_refractory: 1s\n") > 0);
+}
+
+#[test]
 fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
     let yaml = super::helpers::WAN.replace(
         "  green_required: 4\n",
@@ -273,10 +370,19 @@ fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
         }
         last = dl(&d);
     }
-    // 0.3 Mbit/s steps from the plateau up to 125% of it (56.25 Mbit/s), then 3 Mbit/s ones.
-    let (near, far): (Vec<_>, Vec<_>) = steps.iter().partition(|(rate, _)| *rate <= 56_250_000);
+    // From the plateau up to 125% of it (56.25 Mbit/s) the steps start at 0.3 Mbit/s and double every 3 s
+    // of growth (60 cycles); then 3 Mbit/s ones.
+    let (near, far): (Vec<&(u64, u64)>, Vec<_>) =
+        steps.iter().partition(|(rate, _)| *rate <= 56_250_000);
     assert!(!near.is_empty() && !far.is_empty(), "{steps:?}");
-    assert!(near.iter().all(|(_, step)| *step == 300_000), "{near:?}");
+    assert_eq!(near[0].1, 300_000, "{near:?}");
+    for (i, pair) in near.windows(2).enumerate() {
+        assert!(pair[1].1 >= pair[0].1, "{near:?}");
+        // After i + 1 growth cycles of 50 ms: 0.3 Mbit/s * 2^((i + 1) / 60), rounded down.
+        let expected = (300_000.0_f64 * ((i + 1) as f64 * 0.05 / 3.0).exp2()) as u64;
+        assert!(pair[1].1.abs_diff(expected) <= 1, "{near:?}");
+    }
+    assert!(near.last().unwrap().1 > 350_000, "{near:?}");
     assert!(
         far.iter()
             .all(|(rate, step)| *step == 3_000_000 || rate + step == 95_000_000),
@@ -309,4 +415,45 @@ fn a_yellow_cut_on_a_full_link_starts_from_what_it_carried() {
     // A link used at half its rate shows demand, not capacity: the plain YELLOW cut.
     let (before, after) = run(0.5);
     assert_eq!(after, (before as f64 * 0.94) as u64);
+}
+
+#[test]
+fn a_delay_just_under_the_target_holds_growth() {
+    // Target 15 ms, deadband 3 ms: at +13 ms the queue is already building, so the rate holds (GREEN); at
+    // +5 ms it grows.
+    let yaml = super::helpers::WAN.replace("deadband: 0ms", "deadband: 3ms");
+    let params = serde_yaml_ng::from_str::<crate::control::ControlConfig>(&yaml)
+        .unwrap()
+        .validate()
+        .unwrap();
+    let mut near = Sim::new(params);
+    for _ in 0..20 {
+        near.at(BASE, 0.9);
+    }
+    for _ in 0..40 {
+        near.at(BASE + 100.0, 1.0);
+    }
+    // Back to +5 ms until the rate grows again, well below the ceiling.
+    for _ in 0..100 {
+        if near.at(BASE + 5.0, 1.0).directions.download.reason == Reason::StepUp {
+            break;
+        }
+    }
+    assert!(dl(near.ctrl.last_decision()) < 80_000_000);
+    let mut clear = near.clone();
+    // The load EWMA takes a few cycles to reach +13 ms; from then on the rate stays where it was.
+    for _ in 0..5 {
+        near.at(BASE + 13.0, 1.0);
+        clear.at(BASE + 5.0, 1.0);
+    }
+    let reached = dl(near.ctrl.last_decision());
+    for _ in 0..10 {
+        near.at(BASE + 13.0, 1.0);
+        clear.at(BASE + 5.0, 1.0);
+    }
+    let held = near.ctrl.last_decision();
+    assert_eq!(held.directions.download.state, Zone::Green);
+    assert_eq!(held.directions.download.reason, Reason::GreenHold);
+    assert_eq!(dl(held), reached);
+    assert!(dl(clear.ctrl.last_decision()) > reached);
 }
