@@ -56,14 +56,18 @@ pub struct ControlConfig {
     /// After a RED or SOFT_RED decrease, further RED/SOFT_RED decreases of that direction wait this long
     /// (reason `refractory`), so the delay can show the effect of the cut before the rate is cut again: the
     /// queue a cut drains keeps the delay high for a round trip or more, and cutting on every cycle of it
-    /// overshoots to the floor. 0 cuts on every cycle, as the Python wanctl does. YELLOW is not affected.
+    /// overshoots to the floor. A SOFT_RED cut is then sized to drain the measured queue within this time
+    /// (`1 - delta / red_refractory`, between `factor_down` and `factor_down_yellow`). 0 cuts on every
+    /// cycle by `factor_down_yellow`, as the Python wanctl does. YELLOW is not affected.
     #[serde(default = "d::red_refractory")]
     #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "10s"))]
     pub red_refractory: DurationSpec,
     /// After any decrease (YELLOW, deadband, SOFT_RED or RED), further YELLOW and deadband decreases of that
     /// direction wait this long (reason `refractory`): the queue an overshoot left drains for a round trip
     /// or more after the cut that answered it, and a YELLOW cut on every cycle of that walks the rate to
-    /// `floor_yellow`. 0 cuts on every cycle, as the Python wanctl does. cake-autorate's
+    /// `floor_yellow`. A YELLOW cut is then sized to drain the measured queue within this time
+    /// (`1 - delta / yellow_refractory`, between `factor_down` and `factor_down_yellow`). 0 cuts on every
+    /// cycle by `factor_down_yellow`, as the Python wanctl does. cake-autorate's
     /// `bufferbloat_refractory_period` plays this role.
     #[serde(default = "d::yellow_refractory")]
     #[schemars(extend("x-minimum" = "0ms", "x-maximum" = "10s"))]

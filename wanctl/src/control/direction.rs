@@ -107,7 +107,7 @@ impl DirectionState {
                 (
                     Zone::SoftRed,
                     Reason::SoftRed,
-                    p.factor_down_yellow,
+                    drain_factor(p, d, common.red_refractory_s),
                     p.floor_soft_red,
                 )
             };
@@ -147,7 +147,7 @@ impl DirectionState {
             self.rate = cut(
                 self.rate,
                 self.plateau,
-                p.factor_down_yellow,
+                drain_factor(p, d, common.yellow_refractory_s),
                 p.floor_yellow,
             );
             let reason = if obs.cake.drops {
@@ -248,6 +248,20 @@ impl DirectionState {
 /// cycle would need several cycles while the queue grows.
 fn cut_basis(rate: u64, achieved_bps: Option<f64>) -> u64 {
     achieved_bps.map_or(rate, |a| (a.max(0.0) as u64).min(rate))
+}
+
+/// The factor of a mild cut (YELLOW, SOFT_RED): `factor_down_yellow`, or deeper when the queue the delay
+/// shows would not drain at it before the next such cut may come. A link carrying its capacity C with
+/// `delta` of queue drains it within `horizon` at `C × (1 − delta / horizon)`; the cut's basis is what the
+/// link carried. Never deeper than `factor_down` (RED's); no horizon (no refractory period, the default)
+/// keeps `factor_down_yellow`, as in the Python wanctl.
+fn drain_factor(p: &DirectionParams, delta_ms: f64, horizon_s: f64) -> f64 {
+    if horizon_s <= 0.0 {
+        return p.factor_down_yellow;
+    }
+    (1.0 - delta_ms / (horizon_s * 1e3))
+        .max(p.factor_down)
+        .min(p.factor_down_yellow)
 }
 
 /// `basis * factor` rounded down, not below `floor`, never above `rate` (a floor never raises the rate).

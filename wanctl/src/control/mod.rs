@@ -16,15 +16,19 @@
 //!    | state | rate |
 //!    |---|---|
 //!    | RED | `min(rate, achieved) * factor_down`, not below `floor_red` |
-//!    | SOFT_RED | `min(rate, achieved) * factor_down_yellow`, not below `floor_soft_red` |
+//!    | SOFT_RED | `min(rate, achieved) * f`, not below `floor_soft_red` |
 //!    | RED/SOFT_RED within `red_refractory` of the last such cut | hold |
 //!    | YELLOW/deadband within `yellow_refractory` of the last cut of any kind | hold |
-//!    | YELLOW | `rate * factor_down_yellow` (`min(rate, achieved)` on a used link), not below `floor_yellow` |
+//!    | YELLOW | `rate * f` (`min(rate, achieved)` on a used link), not below `floor_yellow` |
 //!    | YELLOW deadband | `rate * factor_down_yellow`, not below `floor_yellow` |
 //!    | YELLOW during dwell | no increase (relaxation towards `base` from above only) |
 //!    | GREEN, link used, `green_required` cycles | `rate + step_up` (from 90% to 125% of the last decrease's basis: times `plateau_step_share`, doubling every 3 s of growth), not above `ceiling` |
 //!    | GREEN, link not used | relax towards `base` with `decay_time_constant` |
 //!    | GREEN otherwise (streak too short, or delay inside the deadband) | hold |
+//!
+//!    `f` is `factor_down_yellow`, or with a refractory period T (`red_refractory` for SOFT_RED,
+//!    `yellow_refractory` for YELLOW) `1 - delta / T` between `factor_down` and `factor_down_yellow`: the cut
+//!    that drains the measured queue before the next may come.
 //!
 //!    A floor only stops a decrease; it never raises a rate. "Used" means achieved rate over the cycle at
 //!    least `load_share` of the rate in force (cake-autorate's load-aware growth): a link that is not filled

@@ -344,6 +344,53 @@ fn yellow_refractory_spaces_yellow_cuts_after_any_cut() {
 }
 
 #[test]
+fn a_yellow_cut_is_sized_to_drain_the_queue_before_the_next_may_come() {
+    // The first YELLOW cut at +25 ms of delay: 0.96 without a refractory period; with 250 ms, the cut that
+    // drains the measured queue in that time, 1 - delta / 250 ms (the link is not full, so from the rate).
+    let first_yellow = |extra: &str| {
+        let mut sim = Sim::new(params(extra));
+        for _ in 0..20 {
+            sim.at(BASE, 0.5);
+        }
+        let mut before = dl(sim.ctrl.last_decision());
+        for _ in 0..10 {
+            let d = sim.at(BASE + 25.0, 0.5);
+            if d.directions.download.reason == Reason::Yellow {
+                return (before, dl(&d), d.delta_ms.unwrap());
+            }
+            before = dl(&d);
+        }
+        panic!("no YELLOW cut");
+    };
+    let (before, after, _) = first_yellow("");
+    assert_eq!(after, (before as f64 * 0.96) as u64);
+    let (before, after, delta) = first_yellow("yellow_refractory: 250ms\n");
+    assert!(delta > 10.0, "{delta}");
+    let factor = 1.0 - delta / 250.0;
+    assert!(factor < 0.96);
+    assert!(
+        after.abs_diff((before as f64 * factor) as u64) <= 1,
+        "{before} -> {after} at {delta} ms"
+    );
+    // A delay too large to drain in time cuts by factor_down (0.85) at most.
+    let mut sim = Sim::new(params("yellow_refractory: 100ms\n"));
+    for _ in 0..20 {
+        sim.at(BASE, 0.5);
+    }
+    let mut before = dl(sim.ctrl.last_decision());
+    let mut cut = None;
+    for _ in 0..10 {
+        let d = sim.at(BASE + 40.0, 0.5);
+        if d.directions.download.reason == Reason::Yellow {
+            cut = Some(dl(&d));
+            break;
+        }
+        before = dl(&d);
+    }
+    assert_eq!(cut, Some((before as f64 * 0.85) as u64));
+}
+
+#[test]
 fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
     let yaml = super::helpers::WAN.replace(
         "  green_required: 4\n",
