@@ -121,6 +121,16 @@ fn ms(d: crate::config::DurationSpec) -> f64 {
     d.get().as_secs_f64() * 1e3
 }
 
+/// A duration setting in seconds, checked like [`in_range`].
+fn seconds_in_range(
+    field: &str,
+    d: crate::config::DurationSpec,
+    low: f64,
+    high: f64,
+) -> Result<f64, ParamError> {
+    in_range(field, d.get().as_secs_f64(), low, high, "s")
+}
+
 fn in_range(field: &str, value: f64, low: f64, high: f64, unit: &str) -> Result<f64, ParamError> {
     if value.is_finite() && value >= low && value <= high {
         Ok(value)
@@ -138,13 +148,7 @@ impl ControlConfig {
     /// # Errors
     /// The first setting that breaks a rule, named by its path (e.g. `download.floor_red`).
     pub fn validate(&self) -> Result<ControlParams, ParamError> {
-        let interval_s = in_range(
-            "interval",
-            self.interval.get().as_secs_f64(),
-            0.01,
-            10.0,
-            "s",
-        )?;
+        let interval_s = seconds_in_range("interval", self.interval, 0.01, 10.0)?;
         let target = in_range("target_bloat", ms(self.target_bloat), 0.1, 5000.0, "ms")?;
         let warn = in_range("warn_bloat", ms(self.warn_bloat), 0.1, 5000.0, "ms")?;
         let hard = in_range("hard_red_bloat", ms(self.hard_red_bloat), 0.1, 5000.0, "ms")?;
@@ -156,34 +160,17 @@ impl ControlConfig {
             ));
         }
         let deadband_ms = in_range("deadband", ms(self.deadband), 0.0, 5000.0, "ms")?;
-        let red_refractory_s = in_range(
-            "red_refractory",
-            self.red_refractory.get().as_secs_f64(),
-            0.0,
-            10.0,
-            "s",
-        )?;
-        let yellow_refractory_s = in_range(
-            "yellow_refractory",
-            self.yellow_refractory.get().as_secs_f64(),
-            0.0,
-            10.0,
-            "s",
-        )?;
-        let baseline_tau_s = in_range(
+        let red_refractory_s = seconds_in_range("red_refractory", self.red_refractory, 0.0, 10.0)?;
+        let yellow_refractory_s =
+            seconds_in_range("yellow_refractory", self.yellow_refractory, 0.0, 10.0)?;
+        let baseline_tau_s = seconds_in_range(
             "baseline_time_constant",
-            self.baseline_time_constant.get().as_secs_f64(),
+            self.baseline_time_constant,
             1.0,
             86_400.0,
-            "s",
         )?;
-        let load_tau_s = in_range(
-            "load_time_constant",
-            self.load_time_constant.get().as_secs_f64(),
-            0.0,
-            600.0,
-            "s",
-        )?;
+        let load_tau_s =
+            seconds_in_range("load_time_constant", self.load_time_constant, 0.0, 600.0)?;
         if load_tau_s > baseline_tau_s {
             // A load EWMA slower than the baseline would let more delay lower the measured delta.
             return Err(err(
@@ -251,12 +238,11 @@ impl ControlConfig {
                 1e9,
                 "/s",
             )?,
-            drop_rate_tau_s: in_range(
+            drop_rate_tau_s: seconds_in_range(
                 "cake.drop_rate_time_constant",
-                cake.drop_rate_time_constant.get().as_secs_f64(),
+                cake.drop_rate_time_constant,
                 0.01,
                 600.0,
-                "s",
             )?,
         };
         Ok(ControlParams {
@@ -403,12 +389,11 @@ fn direction(
         ));
     }
     let load_share = in_range(&f("load_share"), c.load_share, 0.01, 1.0, "")?;
-    let decay_tau_s = in_range(
+    let decay_tau_s = seconds_in_range(
         &f("decay_time_constant"),
-        c.decay_time_constant.get().as_secs_f64(),
+        c.decay_time_constant,
         1.0,
         86_400.0,
-        "s",
     )?;
     let target_ms = match c.target_bloat {
         Some(t) => in_range(&f("target_bloat"), ms(t), 0.1, 5000.0, "ms")?,

@@ -7,7 +7,12 @@ const BASE: f64 = 20.0;
 
 /// A controller that has learnt a 20 ms baseline on a busy, unbloated link.
 fn settled() -> Sim {
-    let mut sim = Sim::new(params(""));
+    settled_with("")
+}
+
+/// [`settled`], with `extra` YAML lines added to the test WAN.
+fn settled_with(extra: &str) -> Sim {
+    let mut sim = Sim::new(params(extra));
     for _ in 0..20 {
         sim.at(BASE, 0.9);
     }
@@ -226,10 +231,7 @@ fn a_red_cut_starts_from_what_the_link_carried_not_from_the_rate() {
 
 #[test]
 fn red_refractory_spaces_red_cuts_so_the_delay_can_answer() {
-    let mut sim = Sim::new(params("red_refractory: 300ms\n"));
-    for _ in 0..20 {
-        sim.at(BASE, 0.9);
-    }
+    let mut sim = settled_with("red_refractory: 300ms\n");
     let mut reasons = Vec::new();
     let mut rates = Vec::new();
     for _ in 0..8 {
@@ -249,10 +251,7 @@ fn red_refractory_spaces_red_cuts_so_the_delay_can_answer() {
 #[test]
 fn a_soft_red_that_turns_red_is_cut_again_at_once() {
     // The SOFT_RED cut was not enough (the queue keeps growing into RED): RED cuts within red_refractory.
-    let mut sim = Sim::new(params("red_refractory: 1s\n"));
-    for _ in 0..20 {
-        sim.at(BASE, 0.9);
-    }
+    let mut sim = settled_with("red_refractory: 1s\n");
     let mut soft_red_cut = None;
     for _ in 0..10 {
         let d = sim.at(BASE + 60.0, 1.0);
@@ -289,10 +288,7 @@ fn a_soft_red_that_turns_red_is_cut_again_at_once() {
 #[test]
 fn yellow_refractory_spaces_yellow_cuts_after_any_cut() {
     // dwell_cycles 2 in the test WAN: one yellow_dwell, then YELLOW cuts.
-    let mut sim = Sim::new(params("yellow_refractory: 200ms\n"));
-    for _ in 0..20 {
-        sim.at(BASE, 0.9);
-    }
+    let mut sim = settled_with("yellow_refractory: 200ms\n");
     let mut reasons = Vec::new();
     let mut rates = Vec::new();
     for _ in 0..8 {
@@ -325,10 +321,7 @@ fn yellow_refractory_spaces_yellow_cuts_after_any_cut() {
     // A RED cut starts the period too: the YELLOW band right after it waits (without the refractory
     // period it cuts at once).
     let yellow_after_red = |extra: &str| {
-        let mut sim = Sim::new(params(extra));
-        for _ in 0..20 {
-            sim.at(BASE, 0.9);
-        }
+        let mut sim = settled_with(extra);
         let red = sim.at(BASE + 300.0, 1.0);
         assert_eq!(red.directions.download.reason, Reason::Red);
         (0..3)
