@@ -1,6 +1,7 @@
 //! The lab's pure parts: scenario files, statistics, the data line protocol and the generated wanctl
 //! configuration. (The VM runs themselves are `cargo xtask lab`.)
 
+use ::wanctl::shaper::cake::{AckFilter, CakeDirection};
 use std::path::Path;
 
 use super::{
@@ -267,6 +268,14 @@ fn generated_wanctl_config_is_valid_and_takes_overrides() {
     let wan = &loaded.document.wans[0];
     assert_eq!(wan.interface, "wan0");
     assert_eq!(wan.control.download.ceiling.bps(), 9_000_000);
+    // Like static CAKE, the upload filters the download's redundant ACKs; the download has none to filter.
+    let cake = wan.cake.as_ref().expect("the lab installs CAKE");
+    let ack_filter = |d: &Option<CakeDirection>| d.as_ref().map(|d| d.ack_filter);
+    assert_eq!(ack_filter(&cake.upload), Some(AckFilter::Filter));
+    assert_eq!(ack_filter(&cake.download), Some(AckFilter::Disabled));
+    // The download, shaped after its bottleneck, grows past the plateau only while it fills the shaper.
+    assert_eq!(wan.control.download.fill_share, 0.97);
+    assert_eq!(wan.control.upload.fill_share, 0.0);
     let overrides = "{ target_bloat: 8ms, download: { step_up: 300kbit } }";
     s.wanctl_control = serde_yaml_ng::from_str(overrides).unwrap();
     let text = wanctl::config(&s, Path::new("/tmp/lab"));

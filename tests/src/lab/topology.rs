@@ -145,7 +145,9 @@ impl LabNet {
             args.extend_from_slice(extra);
             gw.exec_ok(&args);
         };
-        cake(WAN_IF, upload, &[]);
+        // The upload carries the download's ACKs too; CAKE's ACK filter drops those a later ACK of the same
+        // flow makes redundant (the usual setting on an asymmetric link), in both shaped modes alike.
+        cake(WAN_IF, upload, &["ack-filter"]);
         cake(IFB_IF, download, &["ingress"]);
         gw.exec_ok(&[
             "tc", "qdisc", "replace", "dev", WAN_IF, "handle", "ffff:", "ingress",

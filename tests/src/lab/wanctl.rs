@@ -31,6 +31,10 @@ fn map(entries: Vec<(&str, Value)>) -> Value {
     Value::Mapping(m)
 }
 
+fn number(value: f64) -> Value {
+    Value::Number(serde_yaml_ng::Number::from(value))
+}
+
 fn s(text: &str) -> Value {
     Value::String(text.to_string())
 }
@@ -46,35 +50,45 @@ fn s(text: &str) -> Value {
 ///   download flow gets one frame every 15 ms and an upload frame takes 12 ms: the probe then rejects most
 ///   download samples and upload samples carry more local CAKE sojourn than CAKE's per-tin average shows,
 ///   so the controller reads its own queue as bloat and stays at the floor;
-/// - wanctl's default thresholds (15/45/80 ms): with 8/20/40 ms the guest's vCPU stalls and CAKE's own
-///   sojourn at low rates (20-45 ms of measured delta) held both directions at their floors;
+/// - thresholds 6/30/60 ms (wanctl's defaults are 15/45/80): at 15 ms the queue an overshoot of the low
+///   capacity builds reached 20-40 ms before the YELLOW cut; at 6 ms the same runs peaked at 10-16 ms of
+///   measured delta (settled p99 20 ms instead of 37-44 ms, same goodput). Lower is noise: at 1.4 Mbit/s
+///   up one full frame takes 8.6 ms, and an ACK that waits behind one moves the RTT by that much, so
+///   5 ms with `dwell_cycles` 1 cut on that noise and held both directions at their floors (goodput 66%);
+/// - the upload's CAKE filters the download's redundant ACKs (`ack-filter`, the usual setting on an
+///   asymmetric link), as static CAKE's does;
 /// - probe `download_max_gap` 15 ms: at the lab's rates each download flow gets 1-3 Mbit/s, one frame
 ///   every 4-10 ms, so the 2 ms default rejected almost every download sample and the controller saw
 ///   mostly the upload flow, whose samples carry its own CAKE sojourn;
 /// - `plateau_step_share` 0.03: at a capacity that stays low, full steps (3% of the ceiling per cycle)
 ///   overshoot it within a few cycles every few seconds, and 0.1 still climbs 14% of the low capacity per
 ///   second, past it before the delay shows it (a spike every 2 s in the trace; 0.03: every 3-4 s, smaller);
+/// - download `fill_share` 0.97: shaped above the low capacity, the download carried only that capacity
+///   and its flows took about a second to show the difference as delay (the trace: 105% of the capacity
+///   with the delay at baseline, then the largest spike of the low period); growth from the plateau up now
+///   waits for the link to fill the shaper, and the download stays below the capacity;
 /// - `red_refractory` and `yellow_refractory` 250 ms: after a cut the queue it drains keeps the delay high
 ///   for a few round trips; cutting on every cycle of that walks the rate to its floor.
 pub fn config(scenario: &Scenario, dir: &Path) -> String {
     let direction = |d: Dir| {
         let ceiling = scenario.nominal(d).bps() as f64;
-        map(vec![
+        let mut entries = vec![
             ("ceiling", rate(ceiling)),
             ("floor_red", rate(ceiling * 0.35)),
             ("step_up", rate(ceiling * 0.03)),
-            (
-                "plateau_step_share",
-                Value::Number(serde_yaml_ng::Number::from(0.03)),
-            ),
-        ])
+            ("plateau_step_share", number(0.03)),
+        ];
+        if d == Dir::Download {
+            entries.push(("fill_share", number(0.97)));
+        }
+        map(entries)
     };
     let mut control = Mapping::new();
     for (k, v) in [
         ("interval", s("50ms")),
-        ("target_bloat", s("15ms")),
-        ("warn_bloat", s("45ms")),
-        ("hard_red_bloat", s("80ms")),
+        ("target_bloat", s("6ms")),
+        ("warn_bloat", s("30ms")),
+        ("hard_red_bloat", s("60ms")),
         ("red_refractory", s("250ms")),
         ("yellow_refractory", s("250ms")),
         ("download", direction(Dir::Download)),
@@ -87,11 +101,16 @@ pub fn config(scenario: &Scenario, dir: &Path) -> String {
     }
     let cake_direction = |d: Dir| {
         let nominal = scenario.nominal(d).bps() as f64;
-        map(vec![
+        let mut entries = vec![
             ("initial_rate", rate(nominal)),
             ("safe_rate", rate(nominal * 0.5)),
             ("diffserv", s("diffserv4")),
-        ])
+        ];
+        // As static CAKE: the upload filters the download's redundant ACKs.
+        if d == Dir::Upload {
+            entries.push(("ack_filter", s("ack-filter")));
+        }
+        map(entries)
     };
     let document = map(vec![
         ("schema_version", Value::Number(1.into())),

@@ -189,6 +189,15 @@ pub struct DirectionConfig {
     #[serde(default = "d::load_share")]
     #[schemars(range(min = 0.01, max = 1.0))]
     pub load_share: f64,
+    /// From the last decrease's basis upwards, increases also need the link to fill the shaper: the achieved
+    /// rate (smoothed) at least this share of the rate. A download shaped above a capacity that sits
+    /// upstream carries only that capacity, and its TCP flows take a second or more to show that as delay
+    /// (they first grow into the new rate), so without this check the probe runs several percent past the
+    /// capacity before the queue answers, and the flows then fill the ISP's buffer at once. 0 (the default)
+    /// disables it. The upload, shaped before its bottleneck, fills its shaper either way.
+    #[serde(default)]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub fill_share: f64,
     /// Time constant of the relaxation towards `base` while GREEN and unused (never faster per cycle than one
     /// `factor_down_yellow` step).
     #[serde(default = "d::decay_time_constant")]

@@ -172,7 +172,7 @@ impl DirectionState {
         // Neither CAKE drops nor a CAKE backlog stop growth: with the delay at baseline they mean CAKE is the
         // bottleneck, which is where shaping wants it, and growing is how recovered capacity is found. A
         // delay just under the target does: the queue is already building, and one more step would overshoot.
-        let grow = self.green_streak >= p.green_required && !in_deadband;
+        let grow = self.green_streak >= p.green_required && !in_deadband && self.fills(p, obs);
         let (rate, reason) = self.green_move(p, obs, grow);
         if reason == Reason::StepUp && self.near_plateau() {
             self.probing_s += obs.dt_s;
@@ -192,6 +192,17 @@ impl DirectionState {
         }
         self.dwell = 0;
         self.zone = zone;
+    }
+
+    /// Whether growth may go on as far as `fill_share` is concerned: below the plateau, or with the link
+    /// carrying at least that share of the rate.
+    fn fills(&self, p: &DirectionParams, obs: &Observation) -> bool {
+        p.fill_share <= 0.0
+            || self.plateau == 0
+            || self.rate < self.plateau
+            || obs
+                .achieved_bps
+                .is_some_and(|achieved| achieved >= p.fill_share * self.rate as f64)
     }
 
     /// Whether the rate is near the last rate that bloated.

@@ -24,7 +24,7 @@
 //!    | YELLOW during dwell | no increase (relaxation towards `base` from above only) |
 //!    | GREEN, link used, `green_required` cycles | `rate + step_up` (from 90% to 125% of the last decrease's basis: times `plateau_step_share`, doubling every 3 s of growth), not above `ceiling` |
 //!    | GREEN, link not used | relax towards `base` with `decay_time_constant` |
-//!    | GREEN otherwise (streak too short, or delay inside the deadband) | hold |
+//!    | GREEN otherwise (streak too short, delay inside the deadband, or from the plateau up a link carrying less than `fill_share` of the rate) | hold |
 //!
 //!    `f` is `factor_down_yellow`, or with a refractory period T (`red_refractory` for SOFT_RED,
 //!    `yellow_refractory` for YELLOW) `1 - delta / T` between `factor_down` and `factor_down_yellow`: the cut

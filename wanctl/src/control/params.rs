@@ -97,6 +97,8 @@ pub struct DirectionParams {
     pub green_required: u32,
     /// Utilisation needed to increase.
     pub load_share: f64,
+    /// Smoothed achieved rate / rate needed to increase from the plateau upwards; 0 = no such check.
+    pub fill_share: f64,
     /// Relaxation time constant, s.
     pub decay_tau_s: f64,
     /// GREEN/YELLOW boundary, ms.
@@ -389,6 +391,7 @@ fn direction(
         ));
     }
     let load_share = in_range(&f("load_share"), c.load_share, 0.01, 1.0, "")?;
+    let fill_share = in_range(&f("fill_share"), c.fill_share, 0.0, 1.0, "")?;
     let decay_tau_s = seconds_in_range(
         &f("decay_time_constant"),
         c.decay_time_constant,
@@ -423,6 +426,7 @@ fn direction(
         factor_down_yellow,
         green_required: c.green_required,
         load_share,
+        fill_share,
         decay_tau_s,
         target_ms,
         warn_ms,

@@ -431,6 +431,52 @@ fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
 }
 
 #[test]
+fn above_the_plateau_growth_waits_for_the_link_to_fill_the_shaper() {
+    // The download after a YELLOW cut whose basis (the plateau) was what the link carried; then GREEN with
+    // the link carrying `util` of the rate. Returns the plateau and the rates of 40 cycles above it.
+    let run = |fill_share: &str, util: f64| {
+        let yaml = super::helpers::WAN.replace(
+            "  green_required: 4\n",
+            &format!("  green_required: 4\n  fill_share: {fill_share}\n"),
+        );
+        let params = serde_yaml_ng::from_str::<crate::control::ControlConfig>(&yaml)
+            .unwrap()
+            .validate()
+            .unwrap();
+        let mut sim = Sim::new(params);
+        for _ in 0..20 {
+            sim.at(BASE, 1.0);
+        }
+        for _ in 0..20 {
+            if sim.at(BASE + 20.0, 0.8).directions.download.reason == Reason::Yellow {
+                break;
+            }
+        }
+        let plateau = sim.ctrl.directions.download.plateau;
+        assert!(plateau > 0 && dl(sim.ctrl.last_decision()) < plateau);
+        // Back to the plateau on a full link (below it the check does not apply).
+        while dl(sim.ctrl.last_decision()) < plateau {
+            sim.at(BASE, 1.0);
+        }
+        let rates: Vec<u64> = (0..40).map(|_| dl(&sim.at(BASE, util))).collect();
+        (plateau, rates)
+    };
+    // Carrying 90% of a rate above the plateau: the bottleneck is upstream, growth holds.
+    let (plateau, held) = run("0.95", 0.9);
+    assert!(held.windows(2).all(|w| w[1] <= w[0]), "{held:?}");
+    assert!(
+        held[0] >= plateau && held[0] <= plateau + 3_000_000,
+        "{plateau} {held:?}"
+    );
+    // The same without the check (the default): it keeps climbing on a link that is only 90% used.
+    let (_, climbed) = run("0", 0.9);
+    assert_eq!(climbed.last(), Some(&95_000_000), "{climbed:?}");
+    // A link that fills the shaper grows past the plateau to the ceiling.
+    let (_, filled) = run("0.95", 1.0);
+    assert_eq!(filled.last(), Some(&95_000_000), "{filled:?}");
+}
+
+#[test]
 fn a_yellow_cut_on_a_full_link_starts_from_what_it_carried() {
     // The rate overshot the capacity by 10%: the link carries 91% of it (above load_share), the delay is
     // in the YELLOW band. The cut lands below what was carried, not 4% below the rate.
