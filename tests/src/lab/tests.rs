@@ -273,9 +273,6 @@ fn generated_wanctl_config_is_valid_and_takes_overrides() {
     let ack_filter = |d: &Option<CakeDirection>| d.as_ref().map(|d| d.ack_filter);
     assert_eq!(ack_filter(&cake.upload), Some(AckFilter::Filter));
     assert_eq!(ack_filter(&cake.download), Some(AckFilter::Disabled));
-    // The download, shaped after its bottleneck, grows past the plateau only while it fills the shaper.
-    assert_eq!(wan.control.download.fill_share, 0.97);
-    assert_eq!(wan.control.upload.fill_share, 0.0);
     let overrides = "{ target_bloat: 8ms, download: { step_up: 300kbit } }";
     s.wanctl_control = serde_yaml_ng::from_str(overrides).unwrap();
     let text = wanctl::config(&s, Path::new("/tmp/lab"));
