@@ -43,6 +43,19 @@ pub fn params(extra: &str) -> ControlParams {
     config(extra).validate().unwrap()
 }
 
+/// Validated parameters of [`WAN`] with `keys` (YAML lines, each indented by two spaces) added to its
+/// download section.
+pub fn params_with_download(keys: &str) -> ControlParams {
+    let yaml = WAN.replace(
+        "  green_required: 4\n",
+        &format!("  green_required: 4\n{keys}"),
+    );
+    serde_yaml_ng::from_str::<ControlConfig>(&yaml)
+        .unwrap()
+        .validate()
+        .unwrap()
+}
+
 /// A controller driven at a fixed cycle length with made-up samples and utilisation.
 #[derive(Clone)]
 pub struct Sim {

@@ -1,6 +1,6 @@
 //! Scenario tests on synthetic traces: what a user relies on when a link bloats, recovers or idles.
 
-use super::helpers::{Sim, dl, params, ul};
+use super::helpers::{Sim, dl, params, params_with_download, ul};
 use crate::control::{Reason, Zone};
 
 const BASE: f64 = 20.0;
@@ -385,15 +385,7 @@ fn a_yellow_cut_is_sized_to_drain_the_queue_before_the_next_may_come() {
 
 #[test]
 fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
-    let yaml = super::helpers::WAN.replace(
-        "  green_required: 4\n",
-        "  green_required: 4\n  plateau_step_share: 0.1\n",
-    );
-    let params = serde_yaml_ng::from_str::<crate::control::ControlConfig>(&yaml)
-        .unwrap()
-        .validate()
-        .unwrap();
-    let mut sim = Sim::new(params);
+    let mut sim = Sim::new(params_with_download("  plateau_step_share: 0.1\n"));
     for _ in 0..20 {
         sim.at(BASE, 1.0);
     }
@@ -435,15 +427,9 @@ fn above_the_plateau_growth_waits_for_the_link_to_fill_the_shaper() {
     // The download after a YELLOW cut whose basis (the plateau) was what the link carried; then GREEN with
     // the link carrying `util` of the rate. Returns the plateau and the rates of 40 cycles above it.
     let run = |fill_share: &str, util: f64| {
-        let yaml = super::helpers::WAN.replace(
-            "  green_required: 4\n",
-            &format!("  green_required: 4\n  fill_share: {fill_share}\n"),
-        );
-        let params = serde_yaml_ng::from_str::<crate::control::ControlConfig>(&yaml)
-            .unwrap()
-            .validate()
-            .unwrap();
-        let mut sim = Sim::new(params);
+        let mut sim = Sim::new(params_with_download(&format!(
+            "  fill_share: {fill_share}\n"
+        )));
         for _ in 0..20 {
             sim.at(BASE, 1.0);
         }
