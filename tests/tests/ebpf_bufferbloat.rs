@@ -1,12 +1,13 @@
 //! Live, on the host kernel: CUBIC bulk transfers through a deep TBF FIFO, once uploading and once
 //! downloading through the gateway's WAN veth. wanctl's samples must agree with the sender's own
-//! `TCP_INFO` RTT and rise with the queue.
+//! `TCP_INFO` RTT and rise with the queue, and the one-way delay from the peer's timestamps must put the
+//! queue in the direction that has it.
 
 use std::{net::SocketAddr, time::Duration};
 
 use wanctl::{
     probe::ebpf::{ProbeConfig, ProbeSample, WanPrograms},
-    signal::SampleKind,
+    signal::{DownstreamDelay, SampleKind},
 };
 use wanctl_tests::{
     netns::is_root,
@@ -116,6 +117,46 @@ fn run(sender: Sender, kind: SampleKind, port: u16) {
         ours > Duration::from_millis(30) && ours > handshake * 10,
         "RTT must rise with the queue: handshake {handshake:?}, standing {ours:?}"
     );
+
+    // The queue towards us, from the server's TSvals, replayed in 50 ms cycles as the daemon would.
+    let downstream = downstream_delays(&samples, start);
+    let queue_ms = (ours - handshake).as_secs_f64() * 1e3;
+    eprintln!("downstream delay median {downstream:.1} ms, RTT's queue {queue_ms:.1} ms");
+    if sender == Sender::Client {
+        assert!(
+            downstream < 5.0,
+            "the upload's queue is not towards us: {downstream} ms"
+        );
+    } else {
+        assert!(
+            (downstream - queue_ms).abs() <= (queue_ms / 5.0).max(3.0),
+            "the download's queue is towards us: {downstream} ms against {queue_ms} ms"
+        );
+    }
+}
+
+/// Median of the per-cycle downstream delay over the cycles ending after `from_ns`.
+fn downstream_delays(samples: &[ProbeSample], from_ns: u64) -> f64 {
+    let mut delay = DownstreamDelay::new(16);
+    let mut values = Vec::new();
+    let mut cycle = Vec::new();
+    let Some(first) = samples.first() else {
+        panic!("no samples");
+    };
+    let mut end = first.sample.at.as_nanos() + 50_000_000;
+    for s in samples {
+        while s.sample.at.as_nanos() >= end {
+            if let Some(v) = delay.cycle(&cycle).filter(|_| end >= from_ns) {
+                values.push(v);
+            }
+            cycle.clear();
+            end += 50_000_000;
+        }
+        cycle.push(s.sample);
+    }
+    assert!(values.len() >= 10, "downstream values: {values:?}");
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 #[test]

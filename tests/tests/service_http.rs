@@ -30,6 +30,7 @@ fn report(at: Instant, reachable: bool) -> CycleReport {
         },
         baseline_rtt: Some(Duration::from_millis(18)),
         load_rtt: Some(Duration::from_millis(60)),
+        downstream_delay: None,
         samples: 12,
         ringbuf_lost: 0,
         shapers: vec![ShaperReport {

@@ -28,6 +28,7 @@ fn cycle() -> CycleReport {
         },
         baseline_rtt: Some(Duration::from_millis(20)),
         load_rtt: Some(Duration::from_millis(21)),
+        downstream_delay: None,
         samples: 3,
         ringbuf_lost: 0,
         shapers: vec![],

@@ -300,6 +300,7 @@ fn ingress(
         (*record)._pad0 = 0;
         (*record).min_rtt_us = saturating_us(state.min_rtt_ns);
         (*record).gap_us = saturating_us(gap);
+        (*record).peer_tsval = seg.tsval;
         (*record)._pad1 = 0;
     }
     // No wakeup while the ring is mostly empty: userspace drains on its control cycle, and each wakeup

@@ -84,6 +84,7 @@ fn run(scenario: &Scenario) -> anyhow::Result<serde_json::Value> {
             rtt: Duration::ZERO,
             kind: SampleKind::Download,
             flow: 0,
+            peer_tsval: None,
         };
         scenario.samples
     ];
@@ -100,6 +101,11 @@ fn run(scenario: &Scenario) -> anyhow::Result<serde_json::Value> {
             let jitter_us = rng.next() % 3_000;
             sample.rtt = Duration::from_micros(18_000 + (flow % 16) * 500 + jitter_us)
                 + Duration::from_secs_f64(queue_ms / 1e3);
+            // The peer's 1 kHz clock (with a per-flow offset) saw the segment leave half the queue
+            // earlier: every sample also feeds the one-way delay, as the eBPF probe's do.
+            let sent_ms =
+                now.as_nanos() / 1_000_000 - (9 + jitter_us / 2000) - (queue_ms / 2.0) as u64;
+            sample.peer_tsval = Some((sent_ms as u32).wrapping_add(flow as u32 * 7919));
         }
         let input = CycleInput {
             now,

@@ -18,6 +18,7 @@ struct Second {
     upload_cake_delay_ms: Vec<f64>,
     download_backlog: Vec<f64>,
     delta_ms: Vec<f64>,
+    downstream_ms: Vec<f64>,
     baseline_ms: Option<f64>,
     download: DirectionSecond,
     upload: DirectionSecond,
@@ -122,6 +123,9 @@ pub fn summarize(trace: &Path, config_yaml: &str, t0_ns: u64) -> Result<Vec<Stri
         if let Some(delta) = decision.delta_ms {
             s.delta_ms.push(delta);
         }
+        if let Some(down) = decision.downstream_ms {
+            s.downstream_ms.push(down);
+        }
         s.baseline_ms = decision.baseline_ms;
         s.download.add(&decision.directions.download);
         s.upload.add(&decision.directions.upload);
@@ -131,7 +135,7 @@ pub fn summarize(trace: &Path, config_yaml: &str, t0_ns: u64) -> Result<Vec<Stri
         .filter(|(k, _)| *k >= -1)
         .map(|(k, mut s)| {
             format!(
-                "t={k:>3}s rtt down {} ({}) up {} ({}) | up cake delay {} ms, down backlog {} B | base {} delta p50 {} max {} | down {} | up {}",
+                "t={k:>3}s rtt down {} ({}) up {} ({}) | up cake delay {} ms, down backlog {} B | base {} delta p50 {} max {}, of it downstream p50 {} max {} | down {} | up {}",
                 ms(median(&mut s.download_rtts)),
                 s.download_rtts.len(),
                 ms(median(&mut s.upload_rtts)),
@@ -141,6 +145,8 @@ pub fn summarize(trace: &Path, config_yaml: &str, t0_ns: u64) -> Result<Vec<Stri
                 ms(s.baseline_ms),
                 ms(median(&mut s.delta_ms.clone())),
                 ms(s.delta_ms.iter().copied().reduce(f64::max)),
+                ms(median(&mut s.downstream_ms.clone())),
+                ms(s.downstream_ms.iter().copied().reduce(f64::max)),
                 s.download.line(),
                 s.upload.line(),
             )

@@ -42,8 +42,11 @@ pub struct RttRecord {
     pub min_rtt_us: u32,
     /// Gap since the flow's previous ingress data segment, in µs (saturating): the quality of a download sample.
     pub gap_us: u32,
+    /// The peer's TSval on the segment that carried the echo: its clock when it sent that segment, so the
+    /// arrival time minus it is the one-way delay towards us up to a per-flow constant.
+    pub peer_tsval: u32,
     /// Always zero.
-    pub _pad1: u64,
+    pub _pad1: u32,
 }
 
 #[cfg(test)]
@@ -65,6 +68,7 @@ mod tests {
         assert_eq!(offset_of!(RttRecord, flags), 45);
         assert_eq!(offset_of!(RttRecord, min_rtt_us), 48);
         assert_eq!(offset_of!(RttRecord, gap_us), 52);
-        assert_eq!(offset_of!(RttRecord, _pad1), 56);
+        assert_eq!(offset_of!(RttRecord, peer_tsval), 56);
+        assert_eq!(offset_of!(RttRecord, _pad1), 60);
     }
 }

@@ -170,6 +170,7 @@ mod tests {
                 rtt: Duration::from_micros(12_500),
                 kind: SampleKind::Download,
                 flow: 0xabc,
+                peer_tsval: None,
             },
             direction: Some(Direction::Download),
             remote: "198.51.100.7:443".parse().unwrap(),

@@ -113,8 +113,12 @@ pub fn render(report: &HealthReport) -> String {
                     Bandwidth::from_bps(wan.rate_bps.upload)
                 ),
                 ms(wan.baseline_rtt_ms),
-                wan.delta_rtt_ms
-                    .map_or("-".to_string(), |v| format!("{v:+.1}ms")),
+                // The download's own share of the delay, when the peers' timestamps measure it.
+                match (wan.delta_rtt_ms, wan.downstream_delay_ms) {
+                    (None, _) => "-".to_string(),
+                    (Some(v), None) => format!("{v:+.1}ms"),
+                    (Some(v), Some(dl)) => format!("{v:+.1}ms (dl {dl:.1})"),
+                },
                 format!("{:.0}", wan.samples_per_second),
                 wan.last_cycle_age_ms
                     .map_or("never".to_string(), |v| format!("{v}ms ago")),
@@ -191,6 +195,7 @@ mod tests {
             baseline_rtt_ms: Some(20.04),
             load_rtt_ms: Some(32.0),
             delta_rtt_ms: Some(11.96),
+            downstream_delay_ms: Some(1.5),
             samples_per_second: 104.6,
             last_cycle_age_ms: Some(12),
             cycle_overruns: 0,
@@ -220,9 +225,9 @@ mod tests {
         assert_eq!(
             render(&report),
             "wanctl 0.1.0: degraded (up 42s)\n\
-             WAN     STATUS    STATE DL/UL     RATE DL/UL     BASELINE  DELTA    SAMPLES/S  LAST CYCLE  ROUTER  STEERING\n\
-             wan1    healthy   SOFT_RED/GREEN  95Mbit/18Mbit  20.0ms    +12.0ms  105        12ms ago    -       -\n\
-             fiber2  degraded  SOFT_RED/GREEN  95Mbit/18Mbit  20.0ms    +12.0ms  105        12ms ago    DOWN    -\n\
+             WAN     STATUS    STATE DL/UL     RATE DL/UL     BASELINE  DELTA             SAMPLES/S  LAST CYCLE  ROUTER  STEERING\n\
+             wan1    healthy   SOFT_RED/GREEN  95Mbit/18Mbit  20.0ms    +12.0ms (dl 1.5)  105        12ms ago    -       -\n\
+             fiber2  degraded  SOFT_RED/GREEN  95Mbit/18Mbit  20.0ms    +12.0ms (dl 1.5)  105        12ms ago    DOWN    -\n\
              \x20 ! shaper routeros:rb unreachable: timeout\n"
         );
     }

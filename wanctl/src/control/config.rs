@@ -92,6 +92,12 @@ pub struct ControlConfig {
     #[serde(default = "d::idle_share")]
     #[schemars(range(min = 0.0, max = 1.0))]
     pub idle_share: f64,
+    /// Measure the download's queue on its own, from the one-way delay in the peers' TCP timestamps (passive
+    /// samples only): the download then decides on that delay and the upload on the RTT's delay minus it, so
+    /// one direction's queue no longer cuts the other's rate. Cycles without such samples (active probes
+    /// only, peers without timestamps, a flow's first 2 s) fall back to the RTT's delay for both.
+    #[serde(default = "d::one_way_delay")]
+    pub one_way_delay: bool,
     /// Starting baseline when no state is restored; default: the first measured cycle. Must lie within
     /// `min_rtt..=max_rtt`.
     #[serde(default)]
@@ -278,6 +284,9 @@ mod d {
     }
     pub fn idle_share() -> f64 {
         0.1
+    }
+    pub fn one_way_delay() -> bool {
+        true
     }
     pub fn min_rtt() -> DurationSpec {
         DurationSpec::new(std::time::Duration::from_micros(100))

@@ -11,8 +11,8 @@ use super::{
 use crate::{
     config::Bandwidth,
     signal::{
-        BaselineUpdate, CycleAggregator, CycleStats, Direction, PerDirection, RttSample,
-        RttTracker, RttTrackerParams, SampleFilter, SampleKind, Timestamp, ewma_weight,
+        BaselineUpdate, CycleAggregator, CycleStats, Direction, DownstreamDelay, PerDirection,
+        RttSample, RttTracker, RttTrackerParams, SampleFilter, SampleKind, Timestamp, ewma_weight,
     },
 };
 
@@ -37,7 +37,17 @@ pub struct Controller {
     decision: Decision,
     /// The cycle's samples with the local upload queue taken out (reused: a cycle does not allocate).
     compensated: Vec<RttSample>,
+    /// The download's own queue from the peers' timestamps.
+    downstream: DownstreamDelay,
+    /// That queue smoothed with the load time constant, ms, and the last cycle that measured it.
+    downstream_ms: Option<(f64, Timestamp)>,
 }
+
+/// Flows whose clocks are followed at once (more only share the table's slots).
+const MAX_DOWNSTREAM_FLOWS: usize = 1024;
+
+/// A downstream delay not measured for this long no longer splits the RTT's delay between the directions.
+const DOWNSTREAM_FRESH: Duration = Duration::from_secs(1);
 
 impl Controller {
     /// A controller starting at the ceilings, GREEN, with the configured initial baseline (if any).
@@ -55,6 +65,7 @@ impl Controller {
         };
         let tracker = RttTracker::new(params.baseline_initial_ms);
         let decision = initial_decision(&directions, &tracker);
+        let params_max_flows = params.max_flows.min(MAX_DOWNSTREAM_FLOWS);
         Self {
             aggregator: CycleAggregator::new(filter, params.max_flows),
             params,
@@ -68,6 +79,8 @@ impl Controller {
             rejected_total: 0,
             decision,
             compensated: Vec::with_capacity(1024),
+            downstream: DownstreamDelay::new(params_max_flows),
+            downstream_ms: None,
         }
     }
 
@@ -123,6 +136,8 @@ impl Controller {
             .tracker
             .update(&tracker_params, stats.rtt_ms, dt_s, idle);
         let delta_ms = stats.rtt_ms.and(self.tracker.delta_ms());
+        let downstream_ms = self.downstream_delay(input, dt_s);
+        let delay_ms = split_delay(delta_ms, downstream_ms);
 
         for direction in Direction::ALL {
             let cake = CakeEvidence {
@@ -141,7 +156,7 @@ impl Controller {
             let red_cut_allowed = since(&self.last_red_cut, self.params.red_refractory_s);
             let yellow_cut_allowed = since(&self.last_cut, self.params.yellow_refractory_s);
             let observation = Observation {
-                delta_ms,
+                delta_ms: *delay_ms.get(direction),
                 utilization: *utilization.get(direction),
                 achieved_bps,
                 red_cut_allowed,
@@ -175,8 +190,33 @@ impl Controller {
         self.decision.baseline_ms = self.tracker.baseline_ms();
         self.decision.load_ms = self.tracker.load_ms();
         self.decision.delta_ms = delta_ms;
+        self.decision.downstream_ms = downstream_ms;
         self.decision.baseline_update = baseline_update;
         &self.decision
+    }
+
+    /// The download's smoothed one-way queue delay, while it is measured (`one_way_delay`).
+    fn downstream_delay(&mut self, input: &CycleInput<'_>, dt_s: f64) -> Option<f64> {
+        if !self.params.one_way_delay {
+            return None;
+        }
+        if let Some(value) = self.downstream.cycle(input.samples) {
+            let smoothed = match self.downstream_ms {
+                Some((previous, _)) => {
+                    previous + ewma_weight(dt_s, self.params.load_tau_s) * (value - previous)
+                }
+                None => value,
+            };
+            self.downstream_ms = Some((smoothed, input.now));
+        }
+        match self.downstream_ms {
+            Some((ms, at)) if input.now.saturating_since(at) <= DOWNSTREAM_FRESH => Some(ms),
+            _ => {
+                // Stale: the next measurement starts the average afresh.
+                self.downstream_ms = None;
+                None
+            }
+        }
     }
 
     /// Whether this direction's smoothed CAKE drop+mark rate is above its threshold.
@@ -276,6 +316,21 @@ fn without_local_queue<'a>(
     buffer
 }
 
+/// The delay each direction decides on: with the download's own queue measured, the download takes it
+/// and the upload the rest of the RTT's delay; otherwise both take the RTT's delay.
+fn split_delay(delta_ms: Option<f64>, downstream_ms: Option<f64>) -> PerDirection<Option<f64>> {
+    match (delta_ms, downstream_ms) {
+        (Some(delta), Some(down)) => PerDirection {
+            download: Some(down),
+            upload: Some(delta - down),
+        },
+        _ => PerDirection {
+            download: delta_ms,
+            upload: delta_ms,
+        },
+    }
+}
+
 /// Achieved rate over the cycle divided by the rate in force (0 for a zero-length cycle).
 fn utilization(bytes: u64, rate_bps: u64, dt_s: f64) -> f64 {
     if dt_s <= 0.0 || rate_bps == 0 {
@@ -299,6 +354,7 @@ fn initial_decision(directions: &PerDirection<DirectionState>, tracker: &RttTrac
         baseline_ms: tracker.baseline_ms(),
         load_ms: tracker.load_ms(),
         delta_ms: tracker.delta_ms(),
+        downstream_ms: None,
         baseline_update: BaselineUpdate::NoSample,
         directions: PerDirection {
             download: hold(&directions.download),

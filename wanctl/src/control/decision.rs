@@ -168,6 +168,13 @@ pub struct Decision {
     /// Load minus baseline, ms.
     #[serde(serialize_with = "rounded_opt")]
     pub delta_ms: Option<f64>,
+    /// The download's own queue delay (one-way, from the peers' timestamps), smoothed, ms; when present the
+    /// download decides on it and the upload on `delta_ms` minus it.
+    #[serde(
+        serialize_with = "rounded_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub downstream_ms: Option<f64>,
     /// What the baseline did this cycle.
     pub baseline_update: BaselineUpdate,
     /// Per-direction outcome.

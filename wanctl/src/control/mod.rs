@@ -8,8 +8,10 @@
 //!    says so (`had_samples: false`, reason `idle`).
 //! 2. Load RTT (fast EWMA) and baseline RTT (slow EWMA, frozen while the link is loaded and the value is far
 //!    above it) are updated with weights from their time constants and the real cycle length
-//!    ([`crate::signal::rtt`]); `delta = load - baseline`.
-//! 3. Per direction, `delta` is classified against `target < warn < hard_red` (strict `>` at each boundary):
+//!    ([`crate::signal::rtt`]); `delta = load - baseline`. With `one_way_delay`, the download's own queue
+//!    is measured from the peers' TSvals ([`crate::signal::downstream`]), smoothed the same way: while it
+//!    is known the download's delay is that and the upload's `delta` minus it; otherwise both are `delta`.
+//! 3. Per direction, its delay (`delta` below) is classified against `target < warn < hard_red` (strict `>` at each boundary):
 //!    download GREEN / YELLOW / SOFT_RED / RED, upload GREEN / YELLOW / RED (upload RED above warn).
 //! 4. The rate law, with rates in integer bit/s and every cut rounded down:
 //!
@@ -39,10 +41,11 @@
 //!    immediate (no dwell). Neither drops nor a CAKE backlog stop increases in GREEN: at baseline delay they
 //!    mean CAKE is the bottleneck, which is where shaping wants it.
 //!
-//! One delay drives both directions: an RTT cannot tell which direction queued (the same holds for the
-//! Python wanctl and cake-autorate with RTT pingers), so both classify the same `delta`, each against its own
-//! thresholds. Direction-specific evidence comes from CAKE drops, from the achieved rate (the RED cut) and
-//! from the load gate: an unused direction never grows.
+//! An RTT alone cannot tell which direction queued (the same holds for the Python wanctl and cake-autorate
+//! with RTT pingers); the peers' timestamps can, for the flows that carry them. Without them both
+//! directions classify the same `delta`, each against its own thresholds. Further direction-specific
+//! evidence comes from CAKE drops, from the achieved rate (the RED cut) and from the load gate: an unused
+//! direction never grows.
 //!
 //! Hysteresis counts (`dwell_cycles`, `green_required`) are in cycles, as in the Python wanctl; everything
 //! measured in time (EWMAs, relaxation, CAKE smoothing) uses seconds and the real cycle length.

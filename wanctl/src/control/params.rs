@@ -45,6 +45,8 @@ pub struct ControlParams {
     pub baseline_update_threshold_ms: f64,
     /// Share of the shaped rate below which a direction is idle.
     pub idle_share: f64,
+    /// Whether the download decides on its own one-way delay (and the upload on the rest of the RTT's).
+    pub one_way_delay: bool,
     /// Starting baseline, ms.
     pub baseline_initial_ms: Option<f64>,
     /// Plausible RTT range.
@@ -257,6 +259,7 @@ impl ControlConfig {
             load_tau_s,
             baseline_update_threshold_ms,
             idle_share,
+            one_way_delay: self.one_way_delay,
             baseline_initial_ms,
             min_rtt,
             max_rtt,

@@ -10,18 +10,20 @@
 //!
 //! Then one line per control cycle:
 //! - `time_s`: end of the cycle in seconds on a monotonic clock (decimal, e.g. `12.050`);
-//! - `rtt_samples`: the cycle's RTT samples separated by `;`, each `rtt_ms[:kind[:flow]]` where `kind` is
-//!   `download`, `upload`, `handshake` or `active` (default `active`) and `flow` the flow/reflector id in
-//!   hexadecimal (default: the sample's position in the cell); empty for a cycle without samples;
+//! - `rtt_samples`: the cycle's RTT samples separated by `;`, each `rtt_ms[:kind[:flow[:tsval:age_us]]]`
+//!   where `kind` is `download`, `upload`, `handshake` or `active` (default `active`), `flow` the
+//!   flow/reflector id in hexadecimal (default: the sample's position in the cell), `tsval` the peer's TCP
+//!   timestamp on the segment that completed the sample (decimal) and `age_us` how long before the end of
+//!   the cycle that segment arrived, in µs (negative: after it, drained late); empty for a cycle without samples;
 //! - `download_bytes`, `upload_bytes`: bytes sent in each direction during the cycle;
 //! - `download_cake`, `upload_cake` (optional): `drops/ecn_marks/backlog_bytes/max_tin_delay_us` of a local
 //!   CAKE during the cycle, empty when there is none.
 //!
-//! Samples carry the cycle's time. Example:
+//! Samples carry the cycle's time minus their `age_us` (0 when absent). Example:
 //!
 //! ```text
 //! time_s,rtt_samples,download_bytes,upload_bytes,download_cake,upload_cake
-//! 0.050,24.1:download:1a;25.0:download:2b;23.9:active:0,590000,21000,,
+//! 0.050,24.1:download:1a:81234:12000;25.0:download:2b;23.9:active:0,590000,21000,,
 //! 0.100,,0,0,0/0/0/0,
 //! ```
 
@@ -216,14 +218,32 @@ fn parse_sample(item: &str, index: usize, now: Timestamp) -> Result<RttSample, S
         Some(hex) => u64::from_str_radix(hex, 16)
             .map_err(|_| format!("`{hex}` is not a hexadecimal flow id"))?,
     };
+    let peer_tsval = match parts.next() {
+        None => None,
+        Some(text) => Some(
+            text.parse::<u32>()
+                .map_err(|_| format!("`{text}` is not a TCP timestamp (0..=4294967295)"))?,
+        ),
+    };
+    let age_us = match parts.next() {
+        None => 0,
+        Some(text) => text
+            .parse::<i64>()
+            .map_err(|_| format!("`{text}` is not an age in µs"))?,
+    };
     if parts.next().is_some() {
-        return Err(format!("`{item}` has more than rtt_ms:kind:flow"));
+        return Err(format!(
+            "`{item}` has more than rtt_ms:kind:flow:tsval:age_us"
+        ));
     }
+    let at_ns = i128::from(now.as_nanos()) - i128::from(age_us) * 1000;
+    let at = Timestamp::from_nanos(u64::try_from(at_ns.max(0)).unwrap_or(u64::MAX));
     Ok(RttSample {
-        at: now,
+        at,
         rtt,
         kind,
         flow,
+        peer_tsval,
     })
 }
 
@@ -297,6 +317,12 @@ impl<W: Write> TraceWriter<W> {
                 ns % 1_000_000,
                 sample.flow
             )?;
+            if let Some(tsval) = sample.peer_tsval {
+                // Signed: a sample drained after the cycle's clock was read arrived after `now`.
+                let age_us = (i128::from(input.now.as_nanos()) - i128::from(sample.at.as_nanos()))
+                    .div_euclid(1000);
+                write!(self.writer, ":{tsval}:{age_us}")?;
+            }
         }
         write!(
             self.writer,

@@ -221,6 +221,7 @@ impl<S: SampleSource> WanCycle for ControlCycle<S> {
         };
         let baseline_rtt = decision.baseline_ms.and_then(millis);
         let load_rtt = decision.load_ms.and_then(millis);
+        let downstream_delay = decision.downstream_ms.and_then(millis);
         let samples = u64::from(decision.samples.used);
         if !self.dry_run {
             self.apply(rates, &mut degraded).await;
@@ -233,6 +234,7 @@ impl<S: SampleSource> WanCycle for ControlCycle<S> {
             rate: rates,
             baseline_rtt,
             load_rtt,
+            downstream_delay,
             samples,
             ringbuf_lost: collected.ringbuf_lost,
             shapers: self

@@ -27,6 +27,7 @@ impl SampleSource for Scripted {
             rtt,
             kind: SampleKind::Upload,
             flow,
+            peer_tsval: None,
         }));
         // 95 Mbit/s and 18 Mbit/s for a 50 ms cycle: the link is in use, so growth is allowed.
         Collected {

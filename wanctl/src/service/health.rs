@@ -109,6 +109,10 @@ pub struct WanHealth {
     pub load_rtt_ms: Option<f64>,
     /// Load minus baseline, milliseconds.
     pub delta_rtt_ms: Option<f64>,
+    /// Of that, the download's own queue (one-way delay from the peers' timestamps), milliseconds; absent
+    /// while not measured. The upload's share is the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub downstream_delay_ms: Option<f64>,
     /// RTT samples per second over the last second or so.
     pub samples_per_second: f64,
     /// Milliseconds since the last completed cycle; `None` before the first.

@@ -79,6 +79,8 @@ pub struct Metrics {
     pub rtt_load: Family<WanLabels, FGauge>,
     /// Load minus baseline.
     pub rtt_delta: Family<WanLabels, FGauge>,
+    /// The download's own queue delay (one-way, from the peers' timestamps).
+    pub downstream_delay: Family<WanLabels, FGauge>,
     /// RTT samples consumed.
     pub rtt_samples: Family<WanLabels, Counter>,
     /// RTT samples per second over the last window.
@@ -130,6 +132,7 @@ impl Metrics {
             rtt_baseline: Family::default(),
             rtt_load: Family::default(),
             rtt_delta: Family::default(),
+            downstream_delay: Family::default(),
             rtt_samples: Family::default(),
             rtt_sample_rate: Family::default(),
             ringbuf_lost: Family::default(),
@@ -175,6 +178,12 @@ impl Metrics {
             "Loaded minus baseline RTT",
             Unit::Seconds,
             m.rtt_delta.clone(),
+        );
+        r.register_with_unit(
+            "downstream_delay",
+            "Queue delay towards us alone (download), from the peers' TCP timestamps",
+            Unit::Seconds,
+            m.downstream_delay.clone(),
         );
         r.register(
             "rtt_samples",

@@ -35,6 +35,8 @@ pub struct CycleReport {
     pub baseline_rtt: Option<Duration>,
     /// Loaded RTT, once known.
     pub load_rtt: Option<Duration>,
+    /// The download's own queue delay (from the peers' timestamps), while measured.
+    pub downstream_delay: Option<Duration>,
     /// RTT samples consumed in this cycle.
     pub samples: u64,
     /// Ring-buffer events lost since the previous cycle.
@@ -171,6 +173,11 @@ impl Telemetry {
         }
         if let Some(delta) = delta_seconds(&report) {
             m.rtt_delta.get_or_create(&wan_labels).set(delta);
+        }
+        if let Some(downstream) = report.downstream_delay {
+            m.downstream_delay
+                .get_or_create(&wan_labels)
+                .set(downstream.as_secs_f64());
         }
         m.rtt_samples
             .get_or_create(&wan_labels)
@@ -352,6 +359,7 @@ impl Telemetry {
             baseline_rtt_ms: ms(last.and_then(|r| r.baseline_rtt)),
             load_rtt_ms: ms(last.and_then(|r| r.load_rtt)),
             delta_rtt_ms: last.and_then(delta_seconds).map(|s| s * 1e3),
+            downstream_delay_ms: ms(last.and_then(|r| r.downstream_delay)),
             samples_per_second: entry.samples_per_second,
             last_cycle_age_ms: age.map(|age| u64::try_from(age.as_millis()).unwrap_or(u64::MAX)),
             cycle_overruns: entry.overruns,

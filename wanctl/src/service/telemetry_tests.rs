@@ -16,6 +16,7 @@ fn cycle(at: Instant, samples: u64) -> CycleReport {
         },
         baseline_rtt: Some(Duration::from_millis(20)),
         load_rtt: Some(Duration::from_millis(32)),
+        downstream_delay: Some(Duration::from_millis(4)),
         samples,
         ringbuf_lost: 0,
         shapers: vec![ShaperReport {
@@ -56,6 +57,7 @@ fn health_reports_the_last_cycle_and_turns_degraded_when_stale() {
     assert_eq!(wan.rate_bps.download, 95_000_000);
     assert_eq!(wan.baseline_rtt_ms, Some(20.0));
     assert_eq!(wan.delta_rtt_ms.map(|d| d.round()), Some(12.0));
+    assert_eq!(wan.downstream_delay_ms, Some(4.0));
     // 20 cycles of 5 samples over 1 s after the window's first cycle (whose samples count too: 105 / 1 s).
     assert_eq!(wan.samples_per_second, 105.0);
     assert_eq!(wan.last_cycle_age_ms, Some(10));
@@ -169,6 +171,7 @@ fn metrics_follow_prometheus_naming_and_count_increments() {
         "wanctl_steering_transitions_total 2",
         "# TYPE wanctl_cycle_duration_seconds histogram",
         "# UNIT wanctl_rtt_delta_seconds seconds",
+        "wanctl_downstream_delay_seconds{wan=\"wan1\"} 0.004",
     ] {
         assert!(
             text.lines().any(|l| l == line),

@@ -110,6 +110,7 @@ mod tests {
                 },
                 baseline_rtt: None,
                 load_rtt: None,
+                downstream_delay: None,
                 samples: 0,
                 ringbuf_lost: 0,
                 shapers: vec![],

@@ -229,6 +229,7 @@ mod tests {
             rtt: Duration::from_secs_f64(ms / 1e3),
             kind: SampleKind::Download,
             flow,
+            peer_tsval: None,
         }
     }
 

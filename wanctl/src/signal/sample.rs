@@ -118,4 +118,8 @@ pub struct RttSample {
     pub kind: SampleKind,
     /// Identifies the flow or reflector the sample came from (a hash), so statistics can weigh flows fairly.
     pub flow: u64,
+    /// The peer's TCP timestamp (TSval) on the segment that completed the sample, when there was one: the
+    /// peer's clock when it sent that segment, from which [`DownstreamDelay`](super::DownstreamDelay)
+    /// measures the queue towards us alone.
+    pub peer_tsval: Option<u32>,
 }

@@ -123,6 +123,7 @@ mod tests {
             rtt: Duration::from_millis(20),
             kind,
             flow: 1,
+            peer_tsval: None,
         }
     }
 

@@ -66,6 +66,8 @@ pub struct Sim {
     pub cake: PerDirection<Option<CakeSignals>>,
     /// Kind of every generated sample.
     pub kind: SampleKind,
+    /// When set, every sample carries a 1 kHz peer timestamp whose one-way delay holds this much queue.
+    pub downstream_ms: Option<f64>,
     samples: Vec<RttSample>,
 }
 
@@ -77,6 +79,7 @@ impl Sim {
             dt: Duration::from_millis(50),
             cake: PerDirection::default(),
             kind: SampleKind::Download,
+            downstream_ms: None,
             samples: Vec::new(),
         }
     }
@@ -87,11 +90,17 @@ impl Sim {
         self.now = self.now.add(self.dt);
         self.samples.clear();
         for (i, rtt) in rtts_ms.iter().enumerate() {
+            // Sent 10 ms plus the queue before it arrived, on a clock with a per-flow offset.
+            let peer_tsval = self.downstream_ms.map(|queue_ms| {
+                let sent_ms = self.now.as_secs_f64() * 1e3 - 10.0 - queue_ms;
+                (sent_ms as u32).wrapping_add(i as u32 * 7919)
+            });
             self.samples.push(RttSample {
                 at: self.now,
                 rtt: Duration::from_secs_f64(rtt / 1e3),
                 kind: self.kind,
                 flow: i as u64,
+                peer_tsval,
             });
         }
         let last = self.ctrl.last_decision().directions;

@@ -3,6 +3,7 @@
 mod cake;
 mod config;
 mod helpers;
+mod one_way;
 mod properties;
 mod scenarios;
 mod state;

@@ -48,6 +48,7 @@ fn run(
         rtt: Duration::from_nanos(ns),
         kind: SampleKind::Download,
         flow: i as u64,
+        peer_tsval: None,
     }));
     let last = ctrl.last_decision().directions;
     let bytes = |rate: u64, u: f64| (rate as f64 * u * c.dt_ms as f64 / 8e3) as u64;

@@ -12,16 +12,27 @@ fn the_reader_reads_back_what_the_writer_wrote() {
     let now = Timestamp::from_nanos(12_050_000_001);
     let samples = [
         RttSample {
-            at: now,
+            // Arrived 12.5 ms before the cycle ended, with the peer's timestamp: both survive the trace.
+            at: Timestamp::from_nanos(12_037_500_001),
             rtt: Duration::from_micros(24_125),
             kind: SampleKind::Download,
             flow: 0x1a2b,
+            peer_tsval: Some(u32::MAX - 1),
         },
         RttSample {
             at: now,
             rtt: Duration::from_nanos(3_000_001),
             kind: SampleKind::Handshake,
             flow: u64::MAX,
+            peer_tsval: None,
+        },
+        RttSample {
+            // Drained after the cycle's clock was read: it arrived after `now`.
+            at: now.add(Duration::from_micros(1500)),
+            rtt: Duration::from_millis(30),
+            kind: SampleKind::Upload,
+            flow: 7,
+            peer_tsval: Some(12),
         },
     ];
     let cake = CakeSignals {
@@ -65,8 +76,13 @@ fn the_reader_reads_back_what_the_writer_wrote() {
         assert_eq!(row.cake, input.cake);
         assert_eq!(row.samples.len(), input.samples.len());
         for (a, b) in row.samples.iter().zip(input.samples) {
-            assert_eq!((a.kind, a.flow), (b.kind, b.flow));
+            assert_eq!(
+                (a.kind, a.flow, a.peer_tsval),
+                (b.kind, b.flow, b.peer_tsval)
+            );
             assert!(a.rtt.abs_diff(b.rtt) <= Duration::from_nanos(1));
+            // Arrival times keep microsecond precision (what the one-way delay needs).
+            assert!(a.at.as_nanos().abs_diff(b.at.as_nanos()) < 1000);
         }
     }
 }
@@ -90,6 +106,8 @@ fn bad_lines_are_named_by_line_and_column() {
     assert!(error("0.05,-4,0,0,,").contains("non-negative"));
     assert!(error("0.05,inf,0,0,,").contains("finite"));
     assert!(error("0.05,20:ufo,0,0,,").contains("`ufo` is not a sample kind"));
+    assert!(error("0.05,20:upload:1:4294967296:0,0,0,,").contains("is not a TCP timestamp"));
+    assert!(error("0.05,20:upload:1:7:x3,0,0,,").contains("`x3` is not an age in µs"));
     assert!(error("0.05,20,-1,0,,").starts_with("trace line 3, column download_bytes"));
     assert!(error("0.05,20,0,0,1/2/3,").starts_with("trace line 3, column download_cake"));
     assert!(error("x,20,0,0,,").starts_with("trace line 3, column time_s"));

@@ -47,6 +47,7 @@ pub fn median_across_reflectors(samples: &[RttSample]) -> Option<RttSample> {
         rtt,
         kind: SampleKind::Active,
         flow: MEDIAN_FLOW,
+        peer_tsval: None,
     })
 }
 
@@ -61,6 +62,7 @@ mod tests {
             rtt: Duration::from_millis(rtt_ms),
             kind,
             flow,
+            peer_tsval: None,
         }
     }
 

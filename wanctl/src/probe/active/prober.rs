@@ -219,6 +219,7 @@ impl ProberState {
                 rtt,
                 kind: SampleKind::Active,
                 flow: reflector_flow(probe.reflector),
+                peer_tsval: None,
             })
     }
 

@@ -61,6 +61,7 @@ impl ProbeSample {
                 rtt: Duration::from_nanos(record.rtt_ns),
                 kind,
                 flow: record.flow_hash,
+                peer_tsval: Some(record.peer_tsval),
             },
             direction,
             remote: SocketAddr::new(ip, record.remote_port),
