@@ -94,8 +94,10 @@ pub struct ControlConfig {
     pub idle_share: f64,
     /// Measure the download's queue on its own, from the one-way delay in the peers' TCP timestamps (passive
     /// samples only): the download then decides on that delay and the upload on the RTT's delay minus it, so
-    /// one direction's queue no longer cuts the other's rate. Cycles without such samples (active probes
-    /// only, peers without timestamps, a flow's first 2 s) fall back to the RTT's delay for both.
+    /// one direction's queue no longer cuts the other's rate. While the download's own delay is above its
+    /// `warn_bloat` the upload takes the whole RTT delay (a capacity drop, whose upload queue the RTT shows
+    /// only late). Cycles without such samples (active probes only, peers without timestamps, a flow's
+    /// first 2 s) fall back to the RTT's delay for both.
     #[serde(default = "d::one_way_delay")]
     pub one_way_delay: bool,
     /// Starting baseline when no state is restored; default: the first measured cycle. Must lie within

@@ -137,7 +137,7 @@ impl Controller {
             .update(&tracker_params, stats.rtt_ms, dt_s, idle);
         let delta_ms = stats.rtt_ms.and(self.tracker.delta_ms());
         let downstream_ms = self.downstream_delay(input, dt_s);
-        let delay_ms = split_delay(delta_ms, downstream_ms);
+        let delay_ms = split_delay(delta_ms, downstream_ms, self.params.download.warn_ms);
 
         for direction in Direction::ALL {
             let cake = CakeEvidence {
@@ -318,11 +318,25 @@ fn without_local_queue<'a>(
 
 /// The delay each direction decides on: with the download's own queue measured, the download takes it
 /// and the upload the rest of the RTT's delay; otherwise both take the RTT's delay.
-fn split_delay(delta_ms: Option<f64>, downstream_ms: Option<f64>) -> PerDirection<Option<f64>> {
+///
+/// While the download's own delay is above its warn threshold (SOFT_RED, RED) the upload takes the whole
+/// delta too: a queue that large means the capacity fell, which on a real link (a resync, a handover, a
+/// shared medium filling) usually hits both directions, and the upload's queue shows in the RTT only a
+/// queue's worth of time late (its samples wait in it), so by the time the split could show it the
+/// upload's queue has grown by as much again.
+fn split_delay(
+    delta_ms: Option<f64>,
+    downstream_ms: Option<f64>,
+    download_warn_ms: f64,
+) -> PerDirection<Option<f64>> {
     match (delta_ms, downstream_ms) {
-        (Some(delta), Some(down)) => PerDirection {
+        (Some(delta), Some(down)) if down <= download_warn_ms => PerDirection {
             download: Some(down),
             upload: Some(delta - down),
+        },
+        (Some(delta), Some(down)) => PerDirection {
+            download: Some(down),
+            upload: Some(delta),
         },
         _ => PerDirection {
             download: delta_ms,

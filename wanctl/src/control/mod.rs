@@ -10,7 +10,9 @@
 //!    above it) are updated with weights from their time constants and the real cycle length
 //!    ([`crate::signal::rtt`]); `delta = load - baseline`. With `one_way_delay`, the download's own queue
 //!    is measured from the peers' TSvals ([`crate::signal::downstream`]), smoothed the same way: while it
-//!    is known the download's delay is that and the upload's `delta` minus it; otherwise both are `delta`.
+//!    is known the download's delay is that and the upload's `delta` minus it (all of `delta` while the
+//!    download's is above its warn threshold: a capacity drop, whose upload queue the RTT shows late);
+//!    otherwise both are `delta`.
 //! 3. Per direction, its delay (`delta` below) is classified against `target < warn < hard_red` (strict `>` at each boundary):
 //!    download GREEN / YELLOW / SOFT_RED / RED, upload GREEN / YELLOW / RED (upload RED above warn).
 //! 4. The rate law, with rates in integer bit/s and every cut rounded down:

@@ -44,11 +44,22 @@ fn an_upload_queue_cuts_only_the_upload() {
 fn a_download_queue_cuts_only_the_download() {
     let mut sim = settled("");
     let before = sim.ctrl.last_decision().directions;
-    let d = queue(&mut sim, 0.0, 60.0, 20);
+    // Between target (15 ms) and warn (45 ms): YELLOW for the download alone.
+    let d = queue(&mut sim, 0.0, 30.0, 20);
     assert!(dl(&d) < before.download.rate.bps(), "{d:?}");
     assert_eq!(ul(&d), before.upload.rate.bps());
     assert_eq!(d.directions.upload.state, Zone::Green);
-    assert!(d.downstream_ms.is_some_and(|ms| ms > 50.0), "{d:?}");
+    assert!(d.downstream_ms.is_some_and(|ms| ms > 25.0), "{d:?}");
+}
+
+#[test]
+fn a_download_queue_past_warn_cuts_the_upload_too() {
+    let mut sim = settled("");
+    let before = sim.ctrl.last_decision().directions;
+    // A capacity drop: the upload's own queue would show in the RTT only that late, so it is cut at once.
+    let d = queue(&mut sim, 0.0, 60.0, 3);
+    assert!(dl(&d) < before.download.rate.bps(), "{d:?}");
+    assert!(ul(&d) < before.upload.rate.bps(), "{d:?}");
 }
 
 #[test]
