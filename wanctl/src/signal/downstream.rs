@@ -55,9 +55,9 @@ struct FlowClock {
     /// The flow's smallest RTT: a segment cannot have queued longer on its way in than its round trip
     /// queued in all.
     min_rtt_ns: u64,
-    /// The flow's smallest excess in the cycle numbered `cycle`.
+    /// The cycle numbered `cycle` has this flow's smallest excess at `minima[cycle_slot]`.
     cycle: u32,
-    cycle_min_ns: i64,
+    cycle_slot: u32,
 }
 
 /// Per-flow one-way delay state and the per-cycle aggregate. A cycle does not allocate.
@@ -65,10 +65,9 @@ struct FlowClock {
 pub struct DownstreamDelay {
     flows: Vec<FlowClock>,
     mask: usize,
-    /// Numbers the cycles, so a slot knows whether its cycle minimum is this cycle's.
+    /// Numbers the cycles, so a slot knows whether its entry in `minima` is this cycle's.
     cycle: u32,
-    /// Slots with a value in this cycle.
-    touched: Vec<usize>,
+    /// Each flow's smallest excess in this cycle, ns (kept even if the flow's slot is taken over).
     minima: Vec<i64>,
 }
 
@@ -80,8 +79,7 @@ impl DownstreamDelay {
             flows: vec![FlowClock::default(); slots],
             mask: slots - 1,
             cycle: 0,
-            touched: Vec::with_capacity(slots),
-            minima: Vec::with_capacity(slots),
+            minima: Vec::with_capacity(MAX_OBSERVED),
         }
     }
 
@@ -89,7 +87,12 @@ impl DownstreamDelay {
     /// the cycle. `None` when no sample carried a usable peer timestamp.
     pub fn cycle(&mut self, samples: &[RttSample]) -> Option<f64> {
         self.cycle = self.cycle.wrapping_add(1);
-        self.touched.clear();
+        if self.cycle == 0 {
+            // Once every 2^32 cycles: no slot may claim an entry of a cycle numbered like this one.
+            self.flows.iter_mut().for_each(|clock| clock.cycle = 0);
+            self.cycle = 1;
+        }
+        self.minima.clear();
         let stride = samples.len().div_ceil(MAX_OBSERVED).max(1);
         for sample in samples.iter().step_by(stride) {
             let Some(tsval) = sample.peer_tsval else {
@@ -99,22 +102,19 @@ impl DownstreamDelay {
                 continue;
             };
             let clock = &mut self.flows[index];
-            if clock.cycle == self.cycle {
-                clock.cycle_min_ns = clock.cycle_min_ns.min(excess);
-            } else {
-                clock.cycle = self.cycle;
-                clock.cycle_min_ns = excess;
-                // Each slot is touched once per cycle, so this never outgrows the table.
-                self.touched.push(index);
+            match self.minima.get_mut(clock.cycle_slot as usize) {
+                Some(min) if clock.cycle == self.cycle => *min = (*min).min(excess),
+                _ => {
+                    clock.cycle = self.cycle;
+                    clock.cycle_slot = self.minima.len() as u32;
+                    // At most MAX_OBSERVED samples are looked at: this stays within its capacity.
+                    self.minima.push(excess);
+                }
             }
         }
-        if self.touched.is_empty() {
+        if self.minima.is_empty() {
             return None;
         }
-        self.minima.clear();
-        let flows = &self.flows;
-        self.minima
-            .extend(self.touched.iter().map(|&index| flows[index].cycle_min_ns));
         let n = self.minima.len();
         let (below, upper, _) = self.minima.select_nth_unstable(n / 2);
         let upper = *upper;
