@@ -115,6 +115,8 @@ fn format_sample(sample: &ProbeSample, as_json: bool) -> String {
             "local_port": sample.local_port,
             "flow": format!("{:016x}", sample.sample.flow),
             "min_rtt_ms": sample.min_rtt.as_secs_f64() * 1e3,
+            // The peer's clock on the completing segment: what the download's one-way delay is built from.
+            "peer_tsval": sample.sample.peer_tsval,
         })
         .to_string()
     } else {
@@ -163,14 +165,14 @@ mod tests {
     use crate::signal::{Direction, RttSample, SampleKind, Timestamp};
 
     #[test]
-    fn json_lines_carry_rtt_kind_and_direction() {
+    fn json_lines_carry_rtt_kind_direction_and_the_peers_timestamp() {
         let sample = ProbeSample {
             sample: RttSample {
                 at: Timestamp::from_nanos(7),
                 rtt: Duration::from_micros(12_500),
                 kind: SampleKind::Download,
                 flow: 0xabc,
-                peer_tsval: None,
+                peer_tsval: Some(4_000_000_123),
             },
             direction: Some(Direction::Download),
             remote: "198.51.100.7:443".parse().unwrap(),
@@ -183,6 +185,7 @@ mod tests {
         assert_eq!(line["kind"], "download");
         assert_eq!(line["direction"], "download");
         assert_eq!(line["remote"], "198.51.100.7:443");
+        assert_eq!(line["peer_tsval"], 4_000_000_123u32);
         let text = format_sample(&sample, false);
         assert!(
             text.contains("12.500 ms") && text.contains("download"),
