@@ -196,7 +196,7 @@ impl CycleAggregator {
 }
 
 /// Median of a non-empty slice (mean of the two middle values for even lengths); reorders the slice.
-fn median_in_place(values: &mut [u64]) -> f64 {
+pub(super) fn median_in_place(values: &mut [u64]) -> f64 {
     let n = values.len();
     let mid = n / 2;
     let (below, upper, _) = values.select_nth_unstable(mid);

@@ -18,7 +18,7 @@
 //! The flow table has a fixed size, allocated once; a full table forgets its longest-silent flow. A cycle
 //! looks at [`MAX_OBSERVED`] samples at most (every k-th of a busier one), so its cost stays bounded.
 
-use super::sample::RttSample;
+use super::{aggregate::median_in_place, sample::RttSample};
 
 /// How long a flow's TSvals are watched before its clock rate is decided.
 pub const RATE_SPAN_NS: u64 = 2_000_000_000;
@@ -68,7 +68,7 @@ pub struct DownstreamDelay {
     /// Numbers the cycles, so a slot knows whether its entry in `minima` is this cycle's.
     cycle: u32,
     /// Each flow's smallest excess in this cycle, ns (kept even if the flow's slot is taken over).
-    minima: Vec<i64>,
+    minima: Vec<u64>,
 }
 
 impl DownstreamDelay {
@@ -115,20 +115,12 @@ impl DownstreamDelay {
         if self.minima.is_empty() {
             return None;
         }
-        let n = self.minima.len();
-        let (below, upper, _) = self.minima.select_nth_unstable(n / 2);
-        let upper = *upper;
-        let median = if n % 2 == 1 {
-            upper as f64
-        } else {
-            (below.iter().copied().max().unwrap_or(upper) + upper) as f64 / 2.0
-        };
-        Some(median / 1e6)
+        Some(median_in_place(&mut self.minima) / 1e6)
     }
 
     /// Feeds the segment that completed `sample`, which carried `tsval`; returns the flow's slot and the
     /// segment's queueing delay in ns once the flow's clock is known.
-    fn observe(&mut self, sample: &RttSample, tsval: u32) -> Option<(usize, i64)> {
+    fn observe(&mut self, sample: &RttSample, tsval: u32) -> Option<(usize, u64)> {
         let (flow, at_ns) = (sample.flow, sample.at.as_nanos());
         let rtt_ns = u64::try_from(sample.rtt.as_nanos()).unwrap_or(u64::MAX);
         let index = self.slot(flow, at_ns);
@@ -188,8 +180,9 @@ impl DownstreamDelay {
         let floor = clock.min_current_ns.min(clock.min_previous_ns);
         // A peer clock that stepped back (or an arrival time read late) would read as a queue until the
         // windows forget the old minimum; the round trip bounds it.
-        let rtt_excess = i64::try_from(rtt_ns.saturating_sub(clock.min_rtt_ns)).unwrap_or(i64::MAX);
-        Some((index, (one_way - floor).min(rtt_excess)))
+        // The floor includes this segment, so the excess is never negative.
+        let excess = u64::try_from(one_way.saturating_sub(floor)).unwrap_or(0);
+        Some((index, excess.min(rtt_ns.saturating_sub(clock.min_rtt_ns))))
     }
 
     /// The slot of `flow`: its own, else a free or forgotten one, else the longest-silent one probed.

@@ -1,7 +1,10 @@
 //! The download's own queue from the peers' timestamps: each direction answers its own queue.
 
 use super::helpers::{Sim, both, dl, params, ul};
-use crate::control::{Decision, Zone};
+use crate::{
+    control::{Decision, DirectionDecision, Zone},
+    signal::PerDirection,
+};
 
 const BASE_MS: f64 = 40.0;
 const FLOWS: usize = 3;
@@ -29,11 +32,20 @@ fn queue(sim: &mut Sim, up_ms: f64, down_ms: f64, cycles: usize) -> Decision {
     last.unwrap()
 }
 
+/// The rates of a [`settled`] link with `extra` config, and the decision after [`queue`].
+fn rates_then_queue(
+    extra: &str,
+    (up_ms, down_ms): (f64, f64),
+    cycles: usize,
+) -> (PerDirection<DirectionDecision>, Decision) {
+    let mut sim = settled(extra);
+    let before = sim.ctrl.last_decision().directions;
+    (before, queue(&mut sim, up_ms, down_ms, cycles))
+}
+
 #[test]
 fn an_upload_queue_cuts_only_the_upload() {
-    let mut sim = settled("");
-    let before = sim.ctrl.last_decision().directions;
-    let d = queue(&mut sim, 60.0, 0.0, 20);
+    let (before, d) = rates_then_queue("", (60.0, 0.0), 20);
     assert!(ul(&d) < before.upload.rate.bps(), "{d:?}");
     assert_eq!(dl(&d), before.download.rate.bps());
     assert_eq!(d.directions.download.state, Zone::Green);
@@ -42,10 +54,8 @@ fn an_upload_queue_cuts_only_the_upload() {
 
 #[test]
 fn a_download_queue_cuts_only_the_download() {
-    let mut sim = settled("");
-    let before = sim.ctrl.last_decision().directions;
     // Between target (15 ms) and warn (45 ms): YELLOW for the download alone.
-    let d = queue(&mut sim, 0.0, 30.0, 20);
+    let (before, d) = rates_then_queue("", (0.0, 30.0), 20);
     assert!(dl(&d) < before.download.rate.bps(), "{d:?}");
     assert_eq!(ul(&d), before.upload.rate.bps());
     assert_eq!(d.directions.upload.state, Zone::Green);
@@ -54,19 +64,15 @@ fn a_download_queue_cuts_only_the_download() {
 
 #[test]
 fn a_download_queue_past_warn_cuts_the_upload_too() {
-    let mut sim = settled("");
-    let before = sim.ctrl.last_decision().directions;
     // A capacity drop: the upload's own queue would show in the RTT only that late, so it is cut at once.
-    let d = queue(&mut sim, 0.0, 60.0, 3);
+    let (before, d) = rates_then_queue("", (0.0, 60.0), 3);
     assert!(dl(&d) < before.download.rate.bps(), "{d:?}");
     assert!(ul(&d) < before.upload.rate.bps(), "{d:?}");
 }
 
 #[test]
 fn without_one_way_delay_both_directions_answer_any_queue() {
-    let mut sim = settled("one_way_delay: false\n");
-    let before = sim.ctrl.last_decision().directions;
-    let d = queue(&mut sim, 60.0, 0.0, 20);
+    let (before, d) = rates_then_queue("one_way_delay: false\n", (60.0, 0.0), 20);
     assert!(ul(&d) < before.upload.rate.bps());
     assert!(dl(&d) < before.download.rate.bps());
     assert_eq!(d.downstream_ms, None);
