@@ -17,7 +17,8 @@ pub struct Args {
     /// The scenario file (see `configs/lab/`).
     #[arg(long)]
     pub scenario: PathBuf,
-    /// Modes to run, in order.
+    /// Modes to run, in order: `none`, `static`, `wanctl`, and `ideal` (CAKE that the lab itself sets to
+    /// `ideal_share` of the capacity as it changes: the reference no controller can beat).
     #[arg(long, default_value = "none,static,wanctl")]
     pub modes: String,
     /// Print the JSON report at the end instead of the table.

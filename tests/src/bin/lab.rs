@@ -96,7 +96,7 @@ fn main_result(cli: Cli) -> Result<(), String> {
                 .iter()
                 .map(|m| {
                     Mode::parse(m)
-                        .ok_or_else(|| format!("unknown mode `{m}` (none, static, wanctl)"))
+                        .ok_or_else(|| format!("unknown mode `{m}` (none, static, wanctl, ideal)"))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             // A failing mode (e.g. a wanctl that will not start) leaves the others' results usable.

@@ -16,11 +16,14 @@ pub enum Mode {
     Static,
     /// The wanctl daemon drives CAKE.
     Wanctl,
+    /// The reference no controller can beat: CAKE set to the scenario's `ideal_share` of the capacity and
+    /// changed at the very moment the capacity changes (the lab knows its schedule; a real gateway does not).
+    Ideal,
 }
 
 impl Mode {
-    /// All modes in the order a benchmark runs them.
-    pub const ALL: [Mode; 3] = [Mode::None, Mode::Static, Mode::Wanctl];
+    /// Every mode; a benchmark runs the first three (`ideal` on request: `--modes ...,ideal`).
+    pub const ALL: [Mode; 4] = [Mode::None, Mode::Static, Mode::Wanctl, Mode::Ideal];
 
     /// The lowercase name used on the command line and in JSON.
     pub fn name(self) -> &'static str {
@@ -28,6 +31,7 @@ impl Mode {
             Mode::None => "none",
             Mode::Static => "static",
             Mode::Wanctl => "wanctl",
+            Mode::Ideal => "ideal",
         }
     }
 

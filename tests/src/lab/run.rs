@@ -64,6 +64,13 @@ pub fn run(
             );
             None
         }
+        Mode::Ideal => {
+            net.static_cake(
+                scenario.ideal_rate(Dir::Upload, 0.0),
+                scenario.ideal_rate(Dir::Download, 0.0),
+            );
+            None
+        }
         Mode::Wanctl => {
             let binary = wanctl.ok_or("wanctl mode needs --wanctl PATH")?;
             Some(Daemon::start(&net, scenario, binary, trace)?)
@@ -131,6 +138,9 @@ pub fn run(
             for (at, dir, rate) in changes {
                 sleep_until(t0 + at);
                 net.set_capacity(dir, rate, "change");
+                if mode == Mode::Ideal {
+                    net.set_cake_rate(dir, scenario.ideal_rate(dir, at.as_secs_f64()));
+                }
             }
         });
         // Bulk flows.
@@ -184,6 +194,10 @@ pub fn run(
                     Some(scenario.nominal(Dir::Upload).bps()),
                 ),
                 Mode::Wanctl => health.as_ref().map_or((None, None), |h| h.rates_bps),
+                Mode::Ideal => (
+                    Some(scenario.ideal_rate(Dir::Download, t).bps()),
+                    Some(scenario.ideal_rate(Dir::Upload, t).bps()),
+                ),
             };
             let sample = ShaperSample {
                 t,

@@ -79,6 +79,9 @@ pub struct Scenario {
     /// Static CAKE (and wanctl's ceiling) run at this share of the initial capacity.
     #[serde(default = "default_margin")]
     pub static_share: f64,
+    /// The `ideal` mode's CAKE runs at this share of the capacity at each moment.
+    #[serde(default = "default_ideal_share")]
+    pub ideal_share: f64,
     pub download: Vec<Step>,
     pub upload: Vec<Step>,
     /// Overrides merged into the generated wanctl `control:` section (e.g. `target_bloat: 10ms`).
@@ -100,6 +103,9 @@ fn default_probe_interval() -> DurationSpec {
 }
 fn default_margin() -> f64 {
     0.9
+}
+fn default_ideal_share() -> f64 {
+    0.95
 }
 
 /// Upload or download, as the lab names them.
@@ -184,6 +190,9 @@ impl Scenario {
         if !(0.1..=1.0).contains(&self.static_share) {
             return Err(self.invalid("static_share", "must be within 0.1..=1.0"));
         }
+        if !(0.1..=1.0).contains(&self.ideal_share) {
+            return Err(self.invalid("ideal_share", "must be within 0.1..=1.0"));
+        }
         if self.probe_interval.get() < Duration::from_millis(10) {
             return Err(self.invalid("probe_interval", "must be at least 10ms"));
         }
@@ -221,6 +230,13 @@ impl Scenario {
     pub fn nominal(&self, dir: Dir) -> Bandwidth {
         let initial = self.capacity_at(dir, 0.0).bps() as f64;
         Bandwidth::from_bps((initial * self.static_share).round() as u64)
+    }
+
+    /// The `ideal` mode's shaper rate of `dir` at offset `t` (seconds): the capacity then times
+    /// `ideal_share`.
+    pub fn ideal_rate(&self, dir: Dir, t: f64) -> Bandwidth {
+        let capacity = self.capacity_at(dir, t).bps() as f64;
+        Bandwidth::from_bps((capacity * self.ideal_share).round() as u64)
     }
 
     /// Times (seconds) at which `dir`'s capacity falls.

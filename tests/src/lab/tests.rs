@@ -70,6 +70,9 @@ fn scenario_defaults_and_lookups() {
     assert_eq!(s.capacity_at(Dir::Download, 20.0).mbit(), 4.0);
     assert_eq!(s.capacity_at(Dir::Download, 59.0).mbit(), 10.0);
     assert_eq!(s.nominal(Dir::Download).bps(), 9_000_000);
+    assert_eq!(s.ideal_rate(Dir::Download, 19.9).bps(), 9_500_000);
+    assert_eq!(s.ideal_rate(Dir::Download, 20.0).bps(), 3_800_000);
+    assert_eq!(Mode::parse("ideal"), Some(Mode::Ideal));
     assert_eq!(s.drops(Dir::Download), vec![20.0]);
     assert!(s.drops(Dir::Upload).is_empty());
 }
@@ -95,6 +98,13 @@ fn bad_scenarios_name_the_field() {
             .unwrap_err()
             .to_string()
             .contains("bogus")
+    );
+    let bad_ideal = format!("{STEP}ideal_share: 1.5\n");
+    assert!(
+        Scenario::parse(&bad_ideal, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("ideal_share")
     );
     let bad_load = format!("{STEP}load: {{ start: 30s, stop: 70s }}\n");
     assert!(

@@ -158,6 +158,26 @@ impl LabNet {
         ]);
     }
 
+    /// Changes the rate of the CAKE that [`Self::static_cake`] installed for `dir`, keeping its other
+    /// settings.
+    pub fn set_cake_rate(&self, dir: Dir, rate: Bandwidth) {
+        let dev = match dir {
+            Dir::Download => IFB_IF,
+            Dir::Upload => WAN_IF,
+        };
+        self.gw.exec_ok(&[
+            "tc",
+            "qdisc",
+            "change",
+            "dev",
+            dev,
+            "root",
+            "cake",
+            "bandwidth",
+            &format!("{}bit", rate.bps()),
+        ]);
+    }
+
     /// The CAKE rates on the gateway now (upload on the WAN, download on the IFB), as `tc -j` shows them.
     pub fn cake_rates(&self) -> (Option<u64>, Option<u64>) {
         let rate = |dev: &str| -> Option<u64> {
