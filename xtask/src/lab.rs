@@ -146,7 +146,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
 /// Prints the lab's progress as it streams; data lines stay out of the terminal.
 fn echo(line: &str) {
     match line.find(MARK).map(|at| &line[at + MARK.len()..]) {
-        Some(rest) if rest.starts_with(" data ") => {}
+        Some(rest) if rest.starts_with(" data ") || rest.starts_with(" recorded ") => {}
         Some(rest) => println!("lab|{}", rest.strip_prefix(" progress").unwrap_or(rest)),
         None => println!("vm| {line}"),
     }

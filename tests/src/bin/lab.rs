@@ -150,6 +150,22 @@ fn write_report(scenario: &Path, console: &Path, out: &Path, json: bool) -> Resu
     let json_text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     let json_path = out.join(format!("{}.json", scenario.name));
     std::fs::write(&json_path, &json_text).map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let trace = data::recorded(text.lines(), "trace");
+    if !trace.is_empty() {
+        let config_path = out.join(format!("{}.wanctl.yaml", scenario.name));
+        let trace_path = out.join(format!("{}.trace.csv", scenario.name));
+        for (path, content) in [
+            (&config_path, data::recorded(text.lines(), "config")),
+            (&trace_path, trace),
+        ] {
+            std::fs::write(path, content).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        eprintln!(
+            "recorded: wanctl replay --config {} --trace {}",
+            config_path.display(),
+            trace_path.display()
+        );
+    }
     if json {
         println!("{json_text}");
     } else {

@@ -111,6 +111,33 @@ pub fn print_run(data: &RunData) {
     }
 }
 
+/// The daemon's configuration and its recorded trace as `@@lab recorded config|trace <line>` lines (blank
+/// lines left out: the console trims line ends).
+pub fn recorded_lines(config: &str, trace_csv: &str) -> Vec<String> {
+    [("config", config), ("trace", trace_csv)]
+        .into_iter()
+        .flat_map(|(kind, text)| {
+            text.lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(move |line| format!("{MARK} recorded {kind} {}", line.trim_end()))
+        })
+        .collect()
+}
+
+/// The lines [`recorded_lines`] made for `kind` (`config` or `trace`), newline-terminated; empty when
+/// the run recorded nothing.
+pub fn recorded<'a>(lines: impl IntoIterator<Item = &'a str>, kind: &str) -> String {
+    let prefix = format!("{MARK} recorded {kind} ");
+    let mut out = String::new();
+    for line in lines {
+        if let Some(at) = line.find(&prefix) {
+            out.push_str(&line[at + prefix.len()..]);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 /// Cuts `text` into pieces of at most `size` bytes that do not end on whitespace (unless last).
 pub fn split_chars(text: &str, size: usize) -> Vec<&str> {
     let mut out = Vec::new();

@@ -10,7 +10,7 @@ use std::{
 
 use super::{
     cpu::CpuSnapshot,
-    data::{MARK, Mode, ProbeKind, ProbeSample, RunData, ShaperSample},
+    data::{self, MARK, Mode, ProbeKind, ProbeSample, RunData, ShaperSample},
     scenario::{Dir, Scenario},
     topology::{LAN_ADDR, LabNet, SERVER_ADDR},
     traffic::{self, Bins},
@@ -248,6 +248,13 @@ pub fn run(
         match super::trace_summary::summarize(&path, &config, t0_ns) {
             Ok(lines) => lines.iter().for_each(|l| println!("{MARK} trace {l}")),
             Err(error) => notes.push(format!("trace summary: {error}")),
+        }
+        // The raw recording too, so the host can replay it (`wanctl replay`) against other settings.
+        match std::fs::read_to_string(&path) {
+            Ok(csv) => data::recorded_lines(&config, &csv)
+                .iter()
+                .for_each(|l| println!("{l}")),
+            Err(error) => notes.push(format!("trace {}: {error}", path.display())),
         }
     }
     let mut probes = tcp_samples.into_inner().unwrap_or_default();

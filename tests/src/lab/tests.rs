@@ -270,6 +270,24 @@ fn data_lines_round_trip_through_a_noisy_console() {
 }
 
 #[test]
+fn a_recorded_trace_survives_the_console() {
+    let config = "schema_version: 1\n\nwans:\n  - name: lab\n";
+    let csv = "# wanctl trace v3\n1000,22.5:down:7:99:-40,,\n2000,,3/0/1514/2000,\n";
+    let mut console = vec!["[  3.1] kernel line".to_string()];
+    for line in data::recorded_lines(config, csv) {
+        console.push(format!("\u{1b}[0m{line}"));
+        console.push(format!("{} progress noise", data::MARK));
+    }
+    let lines = || console.iter().map(String::as_str);
+    assert_eq!(
+        data::recorded(lines(), "config"),
+        "schema_version: 1\nwans:\n  - name: lab\n"
+    );
+    assert_eq!(data::recorded(lines(), "trace"), csv);
+    assert!(data::recorded(["vm| nothing recorded"], "trace").is_empty());
+}
+
+#[test]
 fn generated_wanctl_config_is_valid_and_takes_overrides() {
     let mut s = step();
     let text = wanctl::config(&s, Path::new("/tmp/lab"));

@@ -184,7 +184,8 @@ pub struct DirectionConfig {
     /// below the capacity found last and probes gently around it, so a link whose capacity stays low is not
     /// overshot every few seconds, while a capacity that came back is found within seconds. 1 disables it (every increase a full
     /// `step_up`, as in the Python wanctl). The remembered rate is the basis of the latest decrease (the
-    /// lower of the rate and what the link carried); passing 125% of it forgets it.
+    /// lower of the rate and what the link carried, not below the floor that decrease applied); passing 125%
+    /// of it forgets it.
     #[serde(default = "d::plateau_step_share")]
     #[schemars(range(min = 0.01, max = 1.0))]
     pub plateau_step_share: f64,

@@ -118,7 +118,7 @@ impl DirectionState {
             if !obs.red_cut_allowed && !escalating {
                 return (zone, Reason::Refractory);
             }
-            self.plateau = cut_basis(self.rate, obs.achieved_bps);
+            self.plateau = cut_basis(self.rate, obs.achieved_bps, floor);
             self.probing_s = 0.0;
             self.rate = cut(self.rate, self.plateau, factor, floor);
             return (zone, reason);
@@ -142,7 +142,7 @@ impl DirectionState {
             // less than the rate); on a partly used one it only shows the demand, so YELLOW, a mild state,
             // then cuts from the rate alone.
             let achieved = obs.achieved_bps.filter(|_| obs.utilization >= p.load_share);
-            self.plateau = cut_basis(self.rate, achieved);
+            self.plateau = cut_basis(self.rate, achieved, p.floor_yellow);
             self.probing_s = 0.0;
             self.rate = cut(
                 self.rate,
@@ -256,9 +256,14 @@ impl DirectionState {
 /// What a cut starts from: the lower of the rate and what the link carried, when that is known
 /// (cake-autorate's rule). When the bottleneck sits upstream (a download whose capacity fell), the achieved
 /// rate is the new capacity and one cut lands below it, where cutting the shaper's own rate by a factor per
-/// cycle would need several cycles while the queue grows.
-fn cut_basis(rate: u64, achieved_bps: Option<f64>) -> u64 {
-    achieved_bps.map_or(rate, |a| (a.max(0.0) as u64).min(rate))
+/// cycle would need several cycles while the queue grows. Never below the cut's `floor`: the basis is also
+/// the plateau growth is gentle around, and the rate cannot go below the floor. A cut while the flows back
+/// off (they carry half the rate for a moment) would otherwise remember a plateau so far below the floor
+/// that the rate, climbing from the floor, leaves the gentle zone at once and overshoots at full steps.
+fn cut_basis(rate: u64, achieved_bps: Option<f64>, floor: u64) -> u64 {
+    achieved_bps
+        .map_or(rate, |a| (a.max(0.0) as u64).min(rate))
+        .max(floor.min(rate))
 }
 
 /// The factor of a mild cut (YELLOW, SOFT_RED): `factor_down_yellow`, or deeper when the queue the delay

@@ -423,6 +423,35 @@ fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
 }
 
 #[test]
+fn a_cut_while_the_flows_back_off_does_not_forget_that_the_capacity_is_near() {
+    let mut sim = Sim::new(params_with_download("  plateau_step_share: 0.1\n"));
+    for _ in 0..20 {
+        sim.at(BASE, 1.0);
+    }
+    // Sustained RED walks the download to its 45 Mbit/s floor; then RED once more while the flows, backing
+    // off, carry only 40% of the rate.
+    for _ in 0..40 {
+        sim.at(BASE + 100.0, 1.0);
+    }
+    for _ in 0..10 {
+        sim.at(BASE + 100.0, 0.4);
+    }
+    assert_eq!(dl(sim.ctrl.last_decision()), 45_000_000);
+    // Growth from the floor is gentle (0.3 Mbit/s steps, up to 125% of the floor): the plateau is the floor,
+    // not the 18 Mbit/s carried, which would put the floor past 125% of the plateau and every step at the
+    // full 3 Mbit/s.
+    let steps: Vec<u64> = (0..25)
+        .map(|_| {
+            let before = dl(sim.ctrl.last_decision());
+            dl(&sim.at(BASE, 1.0)) - before
+        })
+        .filter(|step| *step > 0)
+        .collect();
+    assert!(!steps.is_empty(), "no growth");
+    assert!(steps.iter().all(|step| *step < 1_000_000), "{steps:?}");
+}
+
+#[test]
 fn above_the_plateau_growth_waits_for_the_link_to_fill_the_shaper() {
     // The download after a YELLOW cut whose basis (the plateau) was what the link carried; then GREEN with
     // the link carrying `util` of the rate. Returns the plateau and the rates of 40 cycles above it.
