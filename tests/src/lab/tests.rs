@@ -85,33 +85,16 @@ fn bad_scenarios_name_the_field() {
         matches!(&error, ScenarioError::Invalid { field, .. } if field == "upload"),
         "{error}"
     );
-    let unordered = STEP.replace("at: 40s", "at: 10s");
-    assert!(
-        Scenario::parse(&unordered, "x")
-            .unwrap_err()
-            .to_string()
-            .contains("download")
-    );
-    let unknown = format!("{STEP}bogus: 1\n");
-    assert!(
-        Scenario::parse(&unknown, "x")
-            .unwrap_err()
-            .to_string()
-            .contains("bogus")
-    );
-    let bad_ideal = format!("{STEP}ideal_share: 1.5\n");
-    assert!(
-        Scenario::parse(&bad_ideal, "x")
-            .unwrap_err()
-            .to_string()
-            .contains("ideal_share")
-    );
-    let bad_load = format!("{STEP}load: {{ start: 30s, stop: 70s }}\n");
-    assert!(
-        Scenario::parse(&bad_load, "x")
-            .unwrap_err()
-            .to_string()
-            .contains("load")
+    let rejected = |yaml: &str, field: &str| {
+        let error = Scenario::parse(yaml, "x").unwrap_err().to_string();
+        assert!(error.contains(field), "{field}: {error}");
+    };
+    rejected(&STEP.replace("at: 40s", "at: 10s"), "download");
+    rejected(&format!("{STEP}bogus: 1\n"), "bogus");
+    rejected(&format!("{STEP}ideal_share: 1.5\n"), "ideal_share");
+    rejected(
+        &format!("{STEP}load: {{ start: 30s, stop: 70s }}\n"),
+        "load",
     );
 }
 

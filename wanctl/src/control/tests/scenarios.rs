@@ -383,16 +383,22 @@ fn a_yellow_cut_is_sized_to_drain_the_queue_before_the_next_may_come() {
     assert_eq!(cut, Some((before as f64 * 0.85) as u64));
 }
 
-#[test]
-fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
+/// A download with `plateau_step_share` 0.1 that sustained RED walked to its 45 Mbit/s floor.
+fn gentle_at_the_floor() -> Sim {
     let mut sim = Sim::new(params_with_download("  plateau_step_share: 0.1\n"));
     for _ in 0..20 {
         sim.at(BASE, 1.0);
     }
-    // Sustained RED walks download to its 45 Mbit/s floor: the last cut's basis is about 45 Mbit/s.
     for _ in 0..40 {
         sim.at(BASE + 100.0, 1.0);
     }
+    sim
+}
+
+#[test]
+fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
+    // The last cut's basis is about 45 Mbit/s.
+    let mut sim = gentle_at_the_floor();
     let mut steps = Vec::new();
     let mut last = dl(sim.ctrl.last_decision());
     for _ in 0..120 {
@@ -424,15 +430,8 @@ fn growth_is_gentle_near_the_rate_that_last_bloated_and_fast_elsewhere() {
 
 #[test]
 fn a_cut_while_the_flows_back_off_does_not_forget_that_the_capacity_is_near() {
-    let mut sim = Sim::new(params_with_download("  plateau_step_share: 0.1\n"));
-    for _ in 0..20 {
-        sim.at(BASE, 1.0);
-    }
-    // Sustained RED walks the download to its 45 Mbit/s floor; then RED once more while the flows, backing
-    // off, carry only 40% of the rate.
-    for _ in 0..40 {
-        sim.at(BASE + 100.0, 1.0);
-    }
+    // At the floor, RED once more while the flows, backing off, carry only 40% of the rate.
+    let mut sim = gentle_at_the_floor();
     for _ in 0..10 {
         sim.at(BASE + 100.0, 0.4);
     }
