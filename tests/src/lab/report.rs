@@ -55,8 +55,94 @@ pub struct Report {
     pub controlled_hold_s: f64,
     pub recovery_allowance_s: f64,
     pub modes: Vec<ModeResult>,
+    /// Every mode run more than once (`--modes wanctl,ideal,wanctl,ideal`): its runs summarised.
+    pub repeated: Vec<Repeated>,
     /// Where the plot was written, when it was.
     pub plot: Option<String>,
+}
+
+/// A number over repeated runs: the median and the range.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    pub median: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Spread {
+    /// `None` without any value.
+    fn of(values: impl IntoIterator<Item = Option<f64>>) -> Option<Self> {
+        let mut sorted: Vec<f64> = values.into_iter().flatten().collect();
+        sorted.sort_by(f64::total_cmp);
+        Some(Spread {
+            median: median(&sorted)?,
+            low: *sorted.first()?,
+            high: *sorted.last()?,
+        })
+    }
+}
+
+/// One mode's runs of one invocation taken together: single runs of this lab differ by more than most
+/// changes to the controller do, so a change is judged on the median of interleaved repeats.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Repeated {
+    pub mode: super::data::Mode,
+    pub runs: usize,
+    pub p99_ms: Option<Spread>,
+    pub p99_settled_ms: Option<Spread>,
+    pub download_share: Option<Spread>,
+    pub upload_share: Option<Spread>,
+    /// The median over runs of each run's slowest recovery, s; `None` when that run did not recover (a
+    /// run that did not recover counts as the slowest).
+    pub recovery_median_s: Option<f64>,
+}
+
+/// The middle value of `sorted`, or the mean of the two middle ones.
+fn median(sorted: &[f64]) -> Option<f64> {
+    let upper = *sorted.get(sorted.len() / 2)?;
+    Some(if sorted.len().is_multiple_of(2) {
+        (sorted[sorted.len() / 2 - 1] + upper) / 2.0
+    } else {
+        upper
+    })
+}
+
+fn repeated(modes: &[ModeResult]) -> Vec<Repeated> {
+    let mut seen: Vec<super::data::Mode> = Vec::new();
+    for m in modes {
+        if !seen.contains(&m.mode) {
+            seen.push(m.mode);
+        }
+    }
+    seen.into_iter()
+        .filter_map(|mode| {
+            let runs: Vec<&ModeResult> = modes.iter().filter(|m| m.mode == mode).collect();
+            (runs.len() > 1).then(|| {
+                let spread =
+                    |f: fn(&ModeResult) -> Option<f64>| Spread::of(runs.iter().map(|m| f(m)));
+                // Slowest recovery per run; not recovered sorts last.
+                let mut slowest: Vec<f64> = runs
+                    .iter()
+                    .map(|m| {
+                        m.recovery
+                            .iter()
+                            .map(|r| r.seconds.unwrap_or(f64::INFINITY))
+                            .fold(0.0, f64::max)
+                    })
+                    .collect();
+                slowest.sort_by(f64::total_cmp);
+                Repeated {
+                    mode,
+                    runs: runs.len(),
+                    p99_ms: spread(|m| m.added_latency_tcp.p99_ms),
+                    p99_settled_ms: spread(|m| m.added_latency_tcp_settled.p99_ms),
+                    download_share: spread(|m| Some(m.download.share)),
+                    upload_share: spread(|m| Some(m.upload.share)),
+                    recovery_median_s: median(&slowest).filter(|s| s.is_finite()),
+                }
+            })
+        })
+        .collect()
 }
 
 /// Computes one mode's results.
@@ -124,6 +210,7 @@ pub fn mode_result(scenario: &Scenario, run: &RunData) -> ModeResult {
 /// The whole report.
 pub fn report(scenario: &Scenario, runs: &[RunData], plot: Option<String>) -> Report {
     let (from, to) = scenario.load_window();
+    let modes: Vec<ModeResult> = runs.iter().map(|r| mode_result(scenario, r)).collect();
     Report {
         benchmark: "lab",
         scenario: scenario.name.clone(),
@@ -133,7 +220,8 @@ pub fn report(scenario: &Scenario, runs: &[RunData], plot: Option<String>) -> Re
         controlled_below_ms: CONTROLLED_MS,
         controlled_hold_s: CONTROLLED_HOLD_S,
         recovery_allowance_s: RECOVERY_ALLOWANCE_S,
-        modes: runs.iter().map(|r| mode_result(scenario, r)).collect(),
+        repeated: repeated(&modes),
+        modes,
         plot,
     }
 }
@@ -185,6 +273,33 @@ pub fn summary(report: &Report) -> String {
         for note in &m.notes {
             s.push_str(&format!("        note: {note}\n"));
         }
+    }
+    let has_drops = report.modes.iter().any(|m| !m.recovery.is_empty());
+    for r in &report.repeated {
+        let spread = |v: Option<Spread>, scale: f64| {
+            v.map_or("-".into(), |v| {
+                format!(
+                    "{:.1} ({:.1}-{:.1})",
+                    v.median * scale,
+                    v.low * scale,
+                    v.high * scale
+                )
+            })
+        };
+        s.push_str(&format!(
+            "{} median of {} runs (range): TCP p99 {} ms, outside drops {} ms, goodput {}% / {}%, slowest recovery {}\n",
+            r.mode.name(),
+            r.runs,
+            spread(r.p99_ms, 1.0),
+            spread(r.p99_settled_ms, 1.0),
+            spread(r.download_share, 100.0),
+            spread(r.upload_share, 100.0),
+            match r.recovery_median_s {
+                _ if !has_drops => "-".to_string(),
+                Some(s) => format!("{s:.1} s"),
+                None => "not recovered".into(),
+            },
+        ));
     }
     if let Some(plot) = &report.plot {
         s.push_str(&format!("plot: {plot}\n"));

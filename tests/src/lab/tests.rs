@@ -223,6 +223,40 @@ fn report_lists_every_drop_per_mode() {
 }
 
 #[test]
+fn repeated_modes_are_summarised_by_their_median_and_range() {
+    let s = step();
+    let at = |rtt: f64, mode: Mode| RunData {
+        mode,
+        ..run_with((0..600).map(|i| tcp(f64::from(i) * 0.1, rtt)).collect())
+    };
+    // Three wanctl runs (2, 10 and 3 ms added) around one ideal run: only wanctl repeats.
+    let runs = [
+        at(22.0, Mode::Wanctl),
+        at(21.0, Mode::Ideal),
+        at(30.0, Mode::Wanctl),
+        at(23.0, Mode::Wanctl),
+    ];
+    let report = report::report(&s, &runs, None);
+    assert_eq!(report.repeated.len(), 1);
+    let wanctl = &report.repeated[0];
+    assert_eq!((wanctl.mode, wanctl.runs), (Mode::Wanctl, 3));
+    let p99 = wanctl.p99_ms.unwrap();
+    assert_eq!((p99.median, p99.low, p99.high), (3.0, 2.0, 10.0));
+    // Every run stays under 15 ms, so each is back under control at once after the drop.
+    assert_eq!(wanctl.recovery_median_s, Some(0.0));
+    let text = report::summary(&report);
+    assert!(
+        text.contains("wanctl median of 3 runs (range): TCP p99 3.0 (2.0-10.0) ms"),
+        "{text}"
+    );
+    assert!(!text.contains("ideal median"), "{text}");
+    // Two runs: the mean of both.
+    let report = report::report(&s, &runs[..3], None);
+    let p99 = report.repeated[0].p99_ms.unwrap();
+    assert_eq!((p99.median, p99.low, p99.high), (6.0, 2.0, 10.0));
+}
+
+#[test]
 fn data_lines_round_trip_through_a_noisy_console() {
     let mut run = run_with((0..700).map(|i| tcp(f64::from(i) * 0.1, 22.5)).collect());
     run.notes.push("a note ending in spaces   ".into());
