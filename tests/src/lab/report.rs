@@ -92,8 +92,8 @@ pub struct Repeated {
     pub p99_settled_ms: Option<Spread>,
     pub download_share: Option<Spread>,
     pub upload_share: Option<Spread>,
-    /// The median over runs of each run's slowest recovery, s; `None` when that run did not recover (a
-    /// run that did not recover counts as the slowest).
+    /// The median over runs of each run's slowest recovery, s (a run that did not recover counts as the
+    /// slowest); `None` when that median is a run that did not recover.
     pub recovery_median_s: Option<f64>,
 }
 
