@@ -5,6 +5,7 @@
 
 pub mod cpu;
 pub mod data;
+pub mod phases;
 pub mod plot;
 pub mod report;
 pub mod run;

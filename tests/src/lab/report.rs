@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::{
     data::{ProbeKind, RunData},
+    phases::{self, Phase},
     scenario::{Dir, Scenario},
     stats::{self, CONTROLLED_HOLD_S, CONTROLLED_MS, Latency, RECOVERY_ALLOWANCE_S},
 };
@@ -40,6 +41,8 @@ pub struct ModeResult {
     pub download: Goodput,
     pub upload: Goodput,
     pub recovery: Vec<Recovery>,
+    /// The same numbers per stretch of constant capacity (one stretch for a steady scenario).
+    pub phases: Vec<Phase>,
     pub notes: Vec<String>,
 }
 
@@ -203,6 +206,7 @@ pub fn mode_result(scenario: &Scenario, run: &RunData) -> ModeResult {
         download: goodput(Dir::Download),
         upload: goodput(Dir::Upload),
         recovery,
+        phases: phases::phases(scenario, run, &allowances),
         notes: run.notes.clone(),
     }
 }
@@ -270,6 +274,11 @@ pub fn summary(report: &Report) -> String {
             m.upload.share * 100.0,
             recovery.join(", ")
         ));
+        if m.phases.len() > 1 {
+            for line in phases::summary_lines(&m.phases) {
+                s.push_str(&format!("        {line}\n"));
+            }
+        }
         for note in &m.notes {
             s.push_str(&format!("        note: {note}\n"));
         }

@@ -50,6 +50,45 @@ pub fn added_latency_outside(
     to: f64,
     excluded: &[(f64, f64)],
 ) -> Latency {
+    let (mut values, lost) = added_values(run, kind, from, to, excluded);
+    values.sort_by(f64::total_cmp);
+    let max = values.last().copied();
+    // A lost probe is worse than any answered one.
+    values.extend(std::iter::repeat_n(f64::INFINITY, lost));
+    let finite = |v: Option<f64>| v.map(|v| if v.is_finite() { v } else { f64::NAN });
+    Latency {
+        samples: values.len(),
+        lost,
+        p50_ms: finite(percentile(&values, 50.0)),
+        p95_ms: finite(percentile(&values, 95.0)),
+        p99_ms: finite(percentile(&values, 99.0)),
+        max_ms: max,
+    }
+}
+
+/// How many of `kind`'s probes sent within `[from, to)`, outside the `excluded` windows, added more than
+/// `limit_ms` (a lost probe counts). A p99 over n probes stays within the limit only while at most n / 100
+/// of them exceed it.
+pub fn probes_above(
+    run: &RunData,
+    kind: ProbeKind,
+    from: f64,
+    to: f64,
+    excluded: &[(f64, f64)],
+    limit_ms: f64,
+) -> usize {
+    let (values, lost) = added_values(run, kind, from, to, excluded);
+    values.iter().filter(|&&v| v > limit_ms).count() + lost
+}
+
+/// The answered probes' added latency (unsorted) and the number of lost probes in a window.
+fn added_values(
+    run: &RunData,
+    kind: ProbeKind,
+    from: f64,
+    to: f64,
+    excluded: &[(f64, f64)],
+) -> (Vec<f64>, usize) {
     let base = base_rtt(run, kind);
     let window = run.probes.iter().filter(|p| {
         p.kind == kind
@@ -65,19 +104,7 @@ pub fn added_latency_outside(
             None => lost += 1,
         }
     }
-    values.sort_by(f64::total_cmp);
-    let max = values.last().copied();
-    // A lost probe is worse than any answered one.
-    values.extend(std::iter::repeat_n(f64::INFINITY, lost));
-    let finite = |v: Option<f64>| v.map(|v| if v.is_finite() { v } else { f64::NAN });
-    Latency {
-        samples: values.len(),
-        lost,
-        p50_ms: finite(percentile(&values, 50.0)),
-        p95_ms: finite(percentile(&values, 95.0)),
-        p99_ms: finite(percentile(&values, 99.0)),
-        max_ms: max,
-    }
+    (values, lost)
 }
 
 /// The idle base RTT of `kind`.
@@ -114,7 +141,8 @@ pub fn received_bits(bins: &[u64], bin_s: f64, from: f64, to: f64) -> f64 {
             let overlap = (end.min(to) - start.max(from)).max(0.0);
             bytes as f64 * 8.0 * overlap / bin_s
         })
-        .sum()
+        // Not `sum()`: an empty sum of floats is -0.0, which the report would print as "-0%".
+        .fold(0.0, |total, bits| total + bits)
 }
 
 /// Goodput of `dir` as a share of the capacity offered within `[from, to)`.

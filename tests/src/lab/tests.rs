@@ -223,6 +223,67 @@ fn report_lists_every_drop_per_mode() {
 }
 
 #[test]
+fn phases_show_where_the_slow_probes_and_the_lost_goodput_were() {
+    let s = step();
+    // 2 ms added throughout, but 40 ms in the 2 s after the drop (the allowance), three 30 ms probes and
+    // a lost one later in the low capacity, and one 16 ms probe after the return.
+    let mut probes: Vec<ProbeSample> = (0..600).map(|i| tcp(f64::from(i) * 0.1, 22.0)).collect();
+    for p in &mut probes {
+        if (20.0..22.0).contains(&p.t) {
+            p.rtt_ms = Some(60.0);
+        }
+    }
+    for i in [250, 300, 350] {
+        probes[i].rtt_ms = Some(50.0);
+    }
+    probes[360].rtt_ms = None;
+    probes[500].rtt_ms = Some(36.0);
+    let mut run = run_with(probes);
+    // The download carries its full capacity except after the return, where it carries half.
+    run.download_bytes = (0..600)
+        .map(|i| {
+            let t = f64::from(i) * 0.1;
+            let share = if t >= 40.0 { 0.5 } else { 1.0 };
+            (s.capacity_at(Dir::Download, t).bps() as f64 * share * 0.1 / 8.0) as u64
+        })
+        .collect();
+    let report = report::report(&s, &[run], None);
+    let phases = &report.modes[0].phases;
+    let spans: Vec<(f64, f64, f64)> = phases
+        .iter()
+        .map(|p| (p.from_s, p.to_s, p.download_capacity_mbit))
+        .collect();
+    assert_eq!(
+        spans,
+        [(0.0, 20.0, 10.0), (20.0, 40.0, 4.0), (40.0, 60.0, 10.0)]
+    );
+    let above: Vec<(usize, usize)> = phases
+        .iter()
+        .map(|p| (p.probes_above_controlled, p.probes))
+        .collect();
+    // The allowance's 20 probes are left out; the lost probe counts as above.
+    assert_eq!(above, [(0, 200), (4, 180), (1, 200)]);
+    assert_eq!(phases[0].p99_settled_ms, Some(2.0));
+    let shares: Vec<f64> = phases.iter().map(|p| p.download_share).collect();
+    assert!(
+        (shares[0] - 1.0).abs() < 1e-9 && (shares[2] - 0.5).abs() < 1e-9,
+        "{shares:?}"
+    );
+    let text = report::summary(&report);
+    assert!(
+        text.contains("20-40 s at 4.0 / 2.0 Mbit: 4 of 180 probes above 15 ms"),
+        "{text}"
+    );
+    assert!(text.contains("goodput 50% / 0%"), "{text}");
+    // A step that keeps the rate is no change: one stretch, which the summary does not repeat.
+    let steady = STEP.replace("at: 20s, rate: 4Mbit", "at: 20s, rate: 10Mbit");
+    let steady = Scenario::parse(&steady.replace("at: 40s", "at: 45s"), "x").unwrap();
+    let steady_report = report::report(&steady, &[run_with(vec![])], None);
+    assert_eq!(steady_report.modes[0].phases.len(), 1);
+    assert!(!report::summary(&steady_report).contains("0-60 s at"));
+}
+
+#[test]
 fn repeated_modes_are_summarised_by_their_median_and_range() {
     let s = step();
     let at = |rtt: f64, mode: Mode| RunData {
