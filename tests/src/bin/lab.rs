@@ -1,5 +1,5 @@
-//! `wanctl-lab`: the closed-loop lab. `run` executes one or more modes of a scenario (inside the VM, as
-//! root: it needs sch_cake and netem) and prints marked data lines; `report` (on the host) turns a saved
+//! `wanctl-lab`: the closed-loop lab. `run` executes one or more modes of a scenario (as root, in the VM
+//! or on a machine whose kernel has sch_cake, netem, TBF and IFB) and prints marked data lines; `report` (on the host) turns a saved
 //! console into JSON and an SVG plot. `cargo xtask lab` and `cargo xtask demo` drive both.
 
 use std::{

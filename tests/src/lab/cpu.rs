@@ -1,5 +1,6 @@
-//! How busy the guest was during a run: the lab shares two emulated vCPUs with the forwarding, the
-//! shapers and (in wanctl mode) the daemon, so a saturated guest shows up as latency no shaper caused.
+//! How busy the machine running the lab (the VM's guest, or the host itself) was during a run: the lab
+//! shares its CPUs (two emulated vCPUs in the VM) with the forwarding, the shapers and (in wanctl mode)
+//! the daemon, so a saturated machine shows up as latency no shaper caused.
 
 use std::fs;
 
@@ -37,20 +38,16 @@ impl CpuSnapshot {
         })
     }
 
-    /// "guest CPU 63% busy (2 vCPUs); wanctl used 12% of one vCPU" between `self` and `later`,
+    /// "CPU 63% busy (2 CPUs); wanctl used 12% of one CPU" between `self` and `later`,
     /// over `seconds` of wall time.
     pub fn describe_until(&self, later: &Self, seconds: f64) -> String {
         let total = later.total_ticks.saturating_sub(self.total_ticks).max(1) as f64;
         let busy = later.busy_ticks.saturating_sub(self.busy_ticks) as f64;
-        let mut text = format!(
-            "guest CPU {:.0}% busy ({} vCPUs)",
-            100.0 * busy / total,
-            self.cpus
-        );
+        let mut text = format!("CPU {:.0}% busy ({} CPUs)", 100.0 * busy / total, self.cpus);
         if let (Some(a), Some(b)) = (self.process_ticks, later.process_ticks) {
             let used = b.saturating_sub(a) as f64 / TICKS_PER_SECOND;
             text.push_str(&format!(
-                "; wanctl used {:.0}% of one vCPU",
+                "; wanctl used {:.0}% of one CPU",
                 100.0 * used / seconds.max(0.001)
             ));
         }

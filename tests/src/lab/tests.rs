@@ -58,7 +58,10 @@ fn shipped_scenarios_parse() {
         names.push(scenario.name);
     }
     names.sort();
-    assert_eq!(names, ["demo", "idle-burst", "lte", "steady", "step"]);
+    assert_eq!(
+        names,
+        ["demo", "idle-burst", "lte", "steady", "step", "step-native"]
+    );
 }
 
 #[test]
