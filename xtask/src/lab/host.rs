@@ -21,6 +21,17 @@ pub struct HostRun {
     pub failure: Option<String>,
 }
 
+/// What the lab's namespaces need, tried in a throwaway one: a veth pair, as the lab's links are (some
+/// kernels lack the dummy type), CAKE, netem and TBF on it, and an IFB.
+const CHECKS: [&str; 6] = [
+    "ip link add lab-check type veth peer name lab-check-peer",
+    "ip link set lab-check up",
+    "tc qdisc add dev lab-check root cake bandwidth 10mbit",
+    "tc qdisc replace dev lab-check root netem delay 10ms",
+    "tc qdisc replace dev lab-check root tbf rate 10mbit burst 3100 limit 30000",
+    "ip link add lab-check-ifb type ifb",
+];
+
 /// Whether this machine can run the lab itself: root, and a throwaway namespace that takes CAKE, netem
 /// and TBF on a veth and an IFB. The error names the first thing missing.
 pub fn check() -> Result<(), String> {
@@ -29,63 +40,9 @@ pub fn check() -> Result<(), String> {
     }
     let ns = format!("wanctl-lab-check-{}", std::process::id());
     run_checked(&["ip", "netns", "add", &ns])?;
-    let result = [
-        // A veth pair, as the lab's links are (some kernels lack the dummy type).
-        &[
-            "ip",
-            "link",
-            "add",
-            "lab-check",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "lab-check-peer",
-        ][..],
-        &["ip", "link", "set", "lab-check", "up"],
-        &[
-            "tc",
-            "qdisc",
-            "add",
-            "dev",
-            "lab-check",
-            "root",
-            "cake",
-            "bandwidth",
-            "10mbit",
-        ],
-        &[
-            "tc",
-            "qdisc",
-            "replace",
-            "dev",
-            "lab-check",
-            "root",
-            "netem",
-            "delay",
-            "10ms",
-        ],
-        &[
-            "tc",
-            "qdisc",
-            "replace",
-            "dev",
-            "lab-check",
-            "root",
-            "tbf",
-            "rate",
-            "10mbit",
-            "burst",
-            "3100",
-            "limit",
-            "30000",
-        ],
-        &["ip", "link", "add", "lab-check-ifb", "type", "ifb"],
-    ]
-    .iter()
-    .try_for_each(|args| {
+    let result = CHECKS.iter().try_for_each(|check| {
         let mut inside = vec!["ip", "netns", "exec", &ns];
-        inside.extend_from_slice(args);
+        inside.extend(check.split_whitespace());
         run_checked(&inside)
     });
     // Deleting the namespace deletes its links and qdiscs.
