@@ -75,8 +75,10 @@ pub fn demo(args: &DemoArgs) -> anyhow::Result<()> {
 
 /// Resolves `auto`; `host` fails when this machine cannot run the lab.
 fn choose(on: RunOn) -> anyhow::Result<RunOn> {
+    if on == RunOn::Vm {
+        return Ok(RunOn::Vm);
+    }
     match (on, host::check()) {
-        (RunOn::Vm, _) => Ok(RunOn::Vm),
         (_, Ok(())) => Ok(RunOn::Host),
         (RunOn::Host, Err(why)) => bail!("this machine cannot run the lab itself: {why}"),
         (_, Err(why)) => {
@@ -86,7 +88,7 @@ fn choose(on: RunOn) -> anyhow::Result<RunOn> {
     }
 }
 
-/// Builds what the lab needs, runs it in the VM and writes the report.
+/// Builds what the lab needs, runs it (here or in the VM) and writes the report.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     let root = cmd::repo_root();
     let scenario_path = if args.scenario.is_absolute() {
