@@ -4,6 +4,7 @@ mod bench;
 mod build_ebpf;
 mod cmd;
 mod dist;
+mod follow;
 mod lab;
 mod setup;
 mod test;

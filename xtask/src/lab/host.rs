@@ -3,11 +3,9 @@
 //! so here the lab runs in the VM instead.
 
 use std::{
-    io::{BufRead, BufReader},
     path::Path,
     process::{Command, Stdio},
-    sync::mpsc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use anyhow::Context;
@@ -84,37 +82,18 @@ pub fn run(
         .spawn()
         .with_context(|| format!("starting {}", lab.display()))?;
     let stdout = child.stdout.take().context("wanctl-lab stdout")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + timeout;
-    let mut lines = Vec::new();
-    loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => {
-                echo(&line);
-                lines.push(line);
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Ok(HostRun {
-                    lines,
-                    failure: Some(format!("timed out after {} s", timeout.as_secs())),
-                });
-            }
-        }
+    let followed = crate::follow::lines(stdout, timeout, echo, |_| false);
+    if followed.timed_out {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Ok(HostRun {
+            lines: followed.lines,
+            failure: Some(format!("timed out after {} s", timeout.as_secs())),
+        });
     }
     let status = child.wait().context("waiting for wanctl-lab")?;
     Ok(HostRun {
-        lines,
+        lines: followed.lines,
         failure: (!status.success()).then(|| format!("wanctl-lab run: {status}")),
     })
 }

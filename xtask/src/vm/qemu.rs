@@ -1,10 +1,8 @@
 //! Boots the guest under TCG (KVM crashes on these machines) and follows its serial console.
 
 use std::{
-    io::{BufRead, BufReader},
     path::Path,
     process::{Command, Stdio},
-    sync::mpsc,
     time::{Duration, Instant},
 };
 
@@ -54,40 +52,9 @@ pub fn boot(
         .spawn()
         .context("starting qemu-system-x86_64 (install qemu-system-x86)")?;
     let stdout = child.stdout.take().context("qemu stdout")?;
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut buf = Vec::new();
-        // Lines, not UTF-8 strings: the console may carry stray bytes.
-        while reader.read_until(b'\n', &mut buf).is_ok_and(|n| n > 0) {
-            let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-            buf.clear();
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let deadline = Instant::now() + timeout;
-    let mut lines = Vec::new();
-    let mut timed_out = false;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                echo(&line);
-                let done = line.trim() == format!("{MARK} done");
-                lines.push(line);
-                if done {
-                    break;
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                timed_out = true;
-                break;
-            }
-        }
-    }
+    let done = format!("{MARK} done");
+    let crate::follow::Followed { lines, timed_out } =
+        crate::follow::lines(stdout, timeout, echo, |line| line.trim() == done);
     // Give a clean poweroff a moment, then stop the VM we started.
     let grace = Instant::now() + Duration::from_secs(5);
     while Instant::now() < grace {
